@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The KVM backend's private types, shared by its files. */
+#ifndef PLUGVM_KVM_H
+#define PLUGVM_KVM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <plugvm/backend.h>
+
+#define KVM_MAX_CPUID_ENTRIES 256
+
+struct plugvm_vm {
+    int kvm_fd;
+    int vm_fd;
+    const struct plugvm_host *host;
+    uint32_t nvcpus;
+    size_t run_size;
+    struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, masks applied */
+};
+
+struct plugvm_vcpu {
+    struct plugvm_vm *vm;
+    uint32_t index;
+    int fd;
+    struct kvm_run *run;
+    pthread_t thread;
+    atomic_bool thread_known;
+    atomic_bool kicked;
+    char error[256];
+};
+
+#define kvm_log(vm, level, ...) (vm)->host->log((vm)->host, level, __VA_ARGS__)
+
+/* cpuid.c: builds vCPU `index`'s table from the VM's (topology leaves, APIC
+ * IDs) and sets it. 0 or -errno. */
+int kvm_vcpu_set_cpuid(struct plugvm_vcpu *v);
+void kvm_apply_cpuid_masks(struct kvm_cpuid2 *c, const struct plugvm_cpuid_mask *m, size_t n);
+
+/* regs.c */
+int kvm_vcpu_set_regs(struct plugvm_vcpu *v, const struct plugvm_x86_regs *r);
+void kvm_vcpu_dump(struct plugvm_vcpu *v, char *buf, size_t len);
+int kvm_vcpu_set_boot_msrs(struct plugvm_vcpu *v);
+int kvm_vcpu_set_lint(struct plugvm_vcpu *v);
+
+/* run.c */
+int kvm_vcpu_run(struct plugvm_vcpu *v, struct plugvm_exit *e);
+void kvm_vcpu_kick(struct plugvm_vcpu *v);
+int kvm_install_kick_signal(void);
+
+#endif

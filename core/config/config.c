@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "settings_check.h"
+#include "util/paths.h"
+
+static const struct plugvm_setting_spec vm_spec[] = {
+    {"backend", PLUGVM_SETTING_STRING, 0, 0, -1, "hypervisor backend plugin: name or path"},
+    {"vcpus", PLUGVM_SETTING_INT, 0, 1, VM_MAX_VCPUS, "a vCPU count"},
+    {"memory_mib", PLUGVM_SETTING_INT, PLUGVM_SETTING_REQUIRED, VM_MIN_MEMORY_MIB,
+     VM_MAX_MEMORY_MIB, "guest RAM in MiB"},
+    {"kernel", PLUGVM_SETTING_STRING, PLUGVM_SETTING_REQUIRED, 0, -1,
+     "kernel file: bzImage, vmlinux ELF or PVH ELF"},
+    {"initrd", PLUGVM_SETTING_STRING, 0, 0, -1, "initramfs file"},
+    {"cmdline", PLUGVM_SETTING_STRING, 0, 0, -1, "kernel command line"},
+    {"cpuid_disable", PLUGVM_SETTING_STRING_LIST, 0, 0, -1, "CPUID features to hide"},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+/* Linux's COMMAND_LINE_SIZE on x86 is 2048 bytes including the NUL; the
+ * setup header's cmdline_size may say less, checked at boot. */
+#define CMDLINE_MAX 2047
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* A file named by `vm.<name>`: it must exist and be a regular file. */
+static int resolve_file(const struct vm_config *c, const char *dir, const char *name, char **out,
+                        char *err, size_t errlen)
+{
+    const config_setting_t *s = config_lookup(&c->cfg, "vm");
+    s = config_setting_get_member(s, name);
+    char at[512];
+    settings_where(c->path, s, at, sizeof(at));
+    const char *value = config_setting_get_string(s);
+    char *p = paths_find_image(dir, value);
+    if (!p)
+        return fail(err, errlen,
+                    "%s: setting 'vm.%s': file '%s' not found (looked beside the config file, in "
+                    "$PLUGVM_IMAGE_PATH and plugvm's image folders)",
+                    at, name, value);
+    struct stat st;
+    if (stat(p, &st) != 0 || !S_ISREG(st.st_mode)) {
+        fail(err, errlen, "%s: setting 'vm.%s': '%s' is not a regular file", at, name, p);
+        free(p);
+        return -1;
+    }
+    *out = p;
+    return 0;
+}
+
+static int load_vm(struct vm_config *c, const char *dir, char *err, size_t errlen)
+{
+    const config_setting_t *vm = config_lookup(&c->cfg, "vm");
+    if (!vm)
+        return fail(err, errlen, "%s: missing group 'vm' (vm = { kernel = \"...\"; memory_mib = N; })",
+                    c->path);
+    if (settings_check(c->path, vm, "vm", vm_spec, NULL, err, errlen))
+        return -1;
+
+    int v;
+    c->backend = "kvm";
+    config_setting_lookup_string(vm, "backend", &c->backend);
+    c->vcpus = config_setting_lookup_int(vm, "vcpus", &v) ? (uint32_t)v : 1;
+    long long mib = 0;
+    config_setting_lookup_int64(vm, "memory_mib", &mib);
+    if (!mib && config_setting_lookup_int(vm, "memory_mib", &v))
+        mib = v;
+    c->memory_mib = (uint64_t)mib;
+    c->cmdline = "console=ttyS0";
+    config_setting_lookup_string(vm, "cmdline", &c->cmdline);
+    char at[512];
+    if (strlen(c->cmdline) > CMDLINE_MAX)
+        return fail(err, errlen, "%s: setting 'vm.cmdline' is %zu bytes; expected at most %d",
+                    settings_where(c->path, config_setting_get_member(vm, "cmdline"), at,
+                                   sizeof(at)),
+                    strlen(c->cmdline), CMDLINE_MAX);
+
+    if (resolve_file(c, dir, "kernel", &c->kernel, err, errlen))
+        return -1;
+    if (config_setting_get_member(vm, "initrd") &&
+        resolve_file(c, dir, "initrd", &c->initrd, err, errlen))
+        return -1;
+
+    const config_setting_t *masks = config_setting_get_member(vm, "cpuid_disable");
+    for (int i = 0; masks && i < config_setting_length(masks); i++) {
+        const char *name = config_setting_get_string_elem(masks, i);
+        settings_where(c->path, masks, at, sizeof(at));
+        if (c->ncpuid_masks == VM_MAX_CPUID_MASKS)
+            return fail(err, errlen, "%s: setting 'vm.cpuid_disable' has more than %d entries", at,
+                        VM_MAX_CPUID_MASKS);
+        if (cpuid_feature_lookup(name, &c->cpuid_masks[c->ncpuid_masks++]))
+            return fail(err, errlen,
+                        "%s: setting 'vm.cpuid_disable': unknown CPUID feature '%s'; expected one "
+                        "of: %s, or LEAF:INDEX:REG:BIT such as \"0x1:0:ecx:13\"",
+                        at, name, cpuid_feature_names());
+    }
+    return 0;
+}
+
+static int load_devices(struct vm_config *c, char *err, size_t errlen)
+{
+    const config_setting_t *list = config_lookup(&c->cfg, "devices");
+    if (!list)
+        return 0;
+    char at[512];
+    settings_where(c->path, list, at, sizeof(at));
+    if (!config_setting_is_list(list) && !config_setting_is_array(list))
+        return fail(err, errlen, "%s: 'devices' must be a list of groups, ( { plugin = \"...\"; } )",
+                    at);
+    int n = config_setting_length(list);
+    if (n > VM_MAX_DEVICES)
+        return fail(err, errlen, "%s: 'devices' has %d entries; at most %d are supported", at, n,
+                    VM_MAX_DEVICES);
+    for (int i = 0; i < n; i++) {
+        struct device_config *d = &c->devices[i];
+        d->group = config_setting_get_elem(list, (unsigned)i);
+        snprintf(d->where, sizeof(d->where), "devices[%d]", i);
+        settings_where(c->path, d->group, at, sizeof(at));
+        if (!config_setting_is_group(d->group))
+            return fail(err, errlen, "%s: '%s' must be a group, { plugin = \"...\"; ... }", at,
+                        d->where);
+        if (!config_setting_lookup_string(d->group, "plugin", &d->plugin))
+            return fail(err, errlen, "%s: '%s' needs a string setting 'plugin' naming its device "
+                        "plugin", at, d->where);
+    }
+    c->ndevices = (size_t)n;
+    return 0;
+}
+
+int config_load(struct vm_config *c, const char *path, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof(*c));
+    config_init(&c->cfg);
+    c->path = strdup(path);
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        fail(err, errlen, "%s: cannot read config file: %s", path, strerror(errno));
+        goto bad;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        fail(err, errlen, "%s: not a regular file", path);
+        goto bad;
+    }
+    char *dir = paths_dirname(path);
+    config_set_include_dir(&c->cfg, dir);
+    if (!config_read_file(&c->cfg, path)) {
+        const char *f = config_error_file(&c->cfg);
+        fail(err, errlen, "%s:%d: syntax error: %s", f ? f : path, config_error_line(&c->cfg),
+             config_error_text(&c->cfg));
+        free(dir);
+        goto bad;
+    }
+    /* Only `vm` and `devices` exist at the top; anything else is a typo
+     * that would otherwise be silently ignored. */
+    const config_setting_t *root = config_root_setting(&c->cfg);
+    for (int i = 0; i < config_setting_length(root); i++) {
+        const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+        const char *name = config_setting_name(s);
+        if (strcmp(name, "vm") && strcmp(name, "devices")) {
+            char at[512];
+            fail(err, errlen, "%s: unknown top-level setting '%s'; expected 'vm' or 'devices'",
+                 settings_where(path, s, at, sizeof(at)), name);
+            free(dir);
+            goto bad;
+        }
+    }
+    int rc = load_vm(c, dir, err, errlen);
+    free(dir);
+    if (rc || load_devices(c, err, errlen))
+        goto bad;
+    return 0;
+bad:
+    config_free(c);
+    return -1;
+}
+
+void config_free(struct vm_config *c)
+{
+    config_destroy(&c->cfg);
+    free(c->path);
+    free(c->kernel);
+    free(c->initrd);
+    c->path = c->kernel = c->initrd = NULL;
+}

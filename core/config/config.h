@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The VM config file (libconfig syntax): a `vm` group and an optional
+ * `devices` list. docs/CONFIG.md documents every setting. Every mistake is
+ * refused here, before anything starts, with FILE:LINE, the setting and
+ * what was expected.
+ */
+#ifndef PLUGVM_CORE_CONFIG_H
+#define PLUGVM_CORE_CONFIG_H
+
+#include <libconfig.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <plugvm/backend.h>
+
+#define VM_MAX_VCPUS 64
+#define VM_MAX_DEVICES 32
+#define VM_MAX_CPUID_MASKS 64
+#define VM_MIN_MEMORY_MIB 16
+#define VM_MAX_MEMORY_MIB (1024 * 1024) /* 1 TiB */
+
+/* One entry of `devices`: the libconfig group (for the plugin's settings)
+ * and the plugin it names. */
+struct device_config {
+    const char *plugin; /* name, or a path to a .so */
+    const config_setting_t *group;
+    char where[16];     /* "devices[N]" */
+};
+
+struct vm_config {
+    config_t cfg;
+    char *path;          /* the config file as given */
+    const char *backend; /* plugin name or path; default "kvm" */
+    uint32_t vcpus;      /* 1..VM_MAX_VCPUS */
+    uint64_t memory_mib; /* MiB of guest RAM */
+    char *kernel;        /* resolved path */
+    char *initrd;        /* resolved path, or NULL */
+    const char *cmdline; /* guest kernel command line */
+    struct plugvm_cpuid_mask cpuid_masks[VM_MAX_CPUID_MASKS];
+    size_t ncpuid_masks;
+    size_t ndevices;
+    struct device_config devices[VM_MAX_DEVICES];
+};
+
+/* Reads and checks `path`. 0, or -1 with the message in err. On success
+ * config_free must be called. Relative file paths are looked up with
+ * paths_find_image (core/util/paths.h). */
+int config_load(struct vm_config *c, const char *path, char *err, size_t errlen);
+void config_free(struct vm_config *c);
+
+/* Looks up a CPUID feature name ("cx16", "xsave") or a raw bit written
+ * "LEAF:INDEX:REG:BIT" ("0x1:0:ecx:13"). 0, or -1 when unknown. */
+int cpuid_feature_lookup(const char *name, struct plugvm_cpuid_mask *out);
+/* The known names, space-separated, for help and messages. */
+const char *cpuid_feature_names(void);
+
+#endif

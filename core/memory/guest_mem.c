@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "guest_mem.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+void guest_mem_layout(struct guest_mem *m, uint64_t size)
+{
+    memset(m, 0, sizeof(*m));
+    m->size = size;
+    uint64_t low = size < X86_MMIO_HOLE_START ? size : X86_MMIO_HOLE_START;
+    m->region[0] = (struct guest_mem_region){.gpa = 0, .size = low};
+    m->nregions = 1;
+    if (size > low) {
+        m->region[1] = (struct guest_mem_region){.gpa = X86_MMIO_HOLE_END, .size = size - low};
+        m->nregions = 2;
+    }
+}
+
+int guest_mem_init(struct guest_mem *m, uint64_t size)
+{
+    if (size == 0 || (size & 0xfff))
+        return -EINVAL;
+    guest_mem_layout(m, size);
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    /* Transparent huge pages cut the guest's page-table walks and KVM's
+     * EPT/NPT faults; harmless where THP is off. */
+    (void)madvise(p, size, MADV_HUGEPAGE);
+    m->base = p;
+    uint64_t off = 0;
+    for (unsigned i = 0; i < m->nregions; i++) {
+        m->region[i].hva = m->base + off;
+        off += m->region[i].size;
+    }
+    return 0;
+}
+
+void guest_mem_fini(struct guest_mem *m)
+{
+    if (m->base)
+        munmap(m->base, m->size);
+    m->base = NULL;
+}
+
+void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+    for (unsigned i = 0; i < m->nregions; i++) {
+        const struct guest_mem_region *r = &m->region[i];
+        if (gpa < r->gpa)
+            continue;
+        uint64_t off = gpa - r->gpa;
+        if (off >= r->size && !(off == r->size && len == 0 && r->size == 0))
+            continue;
+        if (len > r->size - off)
+            return NULL;
+        return r->hva ? r->hva + off : NULL;
+    }
+    return NULL;
+}
+
+uint64_t guest_mem_low_size(const struct guest_mem *m)
+{
+    return m->region[0].size;
+}

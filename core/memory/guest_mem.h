@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Guest RAM: one host mapping, laid out in guest-physical space around the
+ * x86 MMIO hole below 4 GiB. RAM up to X86_MMIO_HOLE_START is low memory;
+ * the rest starts at 4 GiB. Devices' MMIO windows live in the hole.
+ */
+#ifndef PLUGVM_CORE_GUEST_MEM_H
+#define PLUGVM_CORE_GUEST_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The 32-bit MMIO hole: [3 GiB, 4 GiB). It holds the IOAPIC (0xfec00000),
+ * the LAPIC (0xfee00000) and plugvm's virtio-mmio windows. */
+#define X86_MMIO_HOLE_START 0xC0000000ull
+#define X86_MMIO_HOLE_END 0x100000000ull
+
+#define GUEST_MEM_MAX_REGIONS 2
+
+/* One contiguous piece of RAM: guest-physical [gpa, gpa + size) backed by
+ * host memory at hva. */
+struct guest_mem_region {
+    uint64_t gpa;
+    uint64_t size; /* bytes */
+    uint8_t *hva;
+};
+
+struct guest_mem {
+    uint8_t *base;     /* the whole host mapping */
+    uint64_t size;     /* bytes of RAM in all */
+    unsigned nregions; /* 1, or 2 when RAM extends past the hole */
+    struct guest_mem_region region[GUEST_MEM_MAX_REGIONS];
+};
+
+/* Computes the region layout for `size` bytes of RAM without allocating
+ * (hva fields are NULL). Used by guest_mem_init and by the e820 tests. */
+void guest_mem_layout(struct guest_mem *m, uint64_t size);
+
+/* Maps `size` bytes (a multiple of 4 KiB, > 0) of anonymous zeroed memory
+ * and lays it out. 0 or -errno. */
+int guest_mem_init(struct guest_mem *m, uint64_t size);
+void guest_mem_fini(struct guest_mem *m);
+
+/* Host pointer for guest-physical [gpa, gpa + len) when the whole range is
+ * inside one RAM region, else NULL (also on overflow). len 0 is allowed
+ * for a gpa inside RAM. */
+void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+
+/* Bytes of RAM below the hole (the low region's size). */
+uint64_t guest_mem_low_size(const struct guest_mem *m);
+
+#endif

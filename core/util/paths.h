@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Where plugvm looks for plugins and guest images. The build tree comes
+ * first, but only when the running binary is itself inside the build tree,
+ * so an installed plugvm never picks up a stale build.
+ */
+#ifndef PLUGVM_CORE_PATHS_H
+#define PLUGVM_CORE_PATHS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* True when /proc/self/exe lies under the build tree plugvm was built in. */
+bool paths_in_build_tree(void);
+
+/* Search folders for plugins, in order: build tree's plugins/, each entry of
+ * $PLUGVM_PLUGIN_PATH (':'-separated), the install prefix's lib/plugvm.
+ * Calls fn for each; stops early when fn returns non-zero. */
+void paths_each_plugin_dir(int (*fn)(const char *dir, void *arg), void *arg);
+
+/* Resolves a file named in a config: absolute paths as they are; relative
+ * ones against `base_dir` (the config file's folder), then each entry of
+ * $PLUGVM_IMAGE_PATH, then the build tree's images/, then the install
+ * prefix's share/plugvm/images. Returns a malloc'd path of the first that
+ * exists, or NULL. */
+char *paths_find_image(const char *base_dir, const char *name);
+
+/* The folder part of `path` (malloc'd; "." when it has none). */
+char *paths_dirname(const char *path);
+
+#endif

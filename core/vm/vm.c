@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Builds and runs a VM: one thread per vCPU running the backend's
+ * vcpu_run loop and dispatching port I/O and MMIO exits; the main thread
+ * waits for a stop (guest reset or power-off, a fatal error, SIGINT,
+ * SIGTERM, --timeout) and tears everything down.
+ */
+#include "vm.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <plugvm/backend.h>
+
+#include "boot/x86/boot.h"
+#include "devices/i8042.h"
+#include "devices/iobus.h"
+#include "devices/serial.h"
+#include "memory/guest_mem.h"
+#include "util/log.h"
+#include "vm/console.h"
+
+/* The signal a vCPU thread sends the main thread when the VM must stop. */
+#define STOP_SIGNAL SIGUSR2
+
+struct vm {
+    const struct vm_config *cfg;
+    const struct plugvm_backend_ops *be;
+    struct plugvm_host host;
+    struct plugvm_vm *bvm;
+    struct guest_mem mem;
+    uint32_t nvcpus;
+    struct plugvm_vcpu *vcpu[VM_MAX_VCPUS];
+    pthread_t thread[VM_MAX_VCPUS];
+    bool thread_started[VM_MAX_VCPUS];
+    pthread_t main_thread;
+    atomic_int stop;
+    struct iobus *io;
+    struct serial serial;
+    struct i8042 i8042;
+    struct console console;
+    atomic_uint unclaimed_mmio;
+};
+
+static void host_log(const struct plugvm_host *h, enum plugvm_log_level level, const char *fmt, ...)
+{
+    (void)h;
+    va_list ap;
+    va_start(ap, fmt);
+    pv_vlog(level, "kvm: ", fmt, ap);
+    va_end(ap);
+}
+
+static void *host_gpa_to_hva(const struct plugvm_host *h, uint64_t gpa, uint64_t len)
+{
+    const struct vm *vm = h->ctx;
+    return guest_mem_ptr(&vm->mem, gpa, len);
+}
+
+/* First stop reason wins; the main thread is woken to tear down. */
+static void request_stop(struct vm *vm, enum vm_stop why)
+{
+    int expected = VM_RUNNING;
+    if (atomic_compare_exchange_strong(&vm->stop, &expected, (int)why))
+        pthread_kill(vm->main_thread, STOP_SIGNAL);
+}
+
+static void serial_irq(void *arg)
+{
+    struct vm *vm = arg;
+    vm->be->irq_line(vm->bvm, SERIAL_COM1_IRQ, 1);
+    vm->be->irq_line(vm->bvm, SERIAL_COM1_IRQ, 0);
+}
+
+static void i8042_reset(void *arg)
+{
+    request_stop(arg, VM_STOP_RESET);
+}
+
+static void console_quit(void *arg)
+{
+    request_stop(arg, VM_STOP_SIGINT);
+}
+
+static void handle_io(struct vm *vm, struct plugvm_exit *e)
+{
+    uint8_t *p = e->io.data;
+    for (uint32_t i = 0; i < e->io.count; i++, p += e->io.size)
+        iobus_access(vm->io, e->io.port, p, e->io.size, e->io.is_write);
+}
+
+static void handle_mmio(struct vm *vm, struct plugvm_exit *e)
+{
+    /* No MMIO devices yet: reads float high, writes are dropped. */
+    atomic_fetch_add(&vm->unclaimed_mmio, 1);
+    pv_debug("unclaimed MMIO %s at 0x%llx (%u bytes)", e->mmio.is_write ? "write" : "read",
+             (unsigned long long)e->mmio.gpa, e->mmio.len);
+    if (!e->mmio.is_write)
+        memset(e->mmio.data, 0xff, e->mmio.len);
+}
+
+struct vcpu_arg {
+    struct vm *vm;
+    uint32_t index;
+};
+
+static void *vcpu_thread(void *arg)
+{
+    struct vcpu_arg *va = arg;
+    struct vm *vm = va->vm;
+    uint32_t index = va->index;
+    free(va);
+    struct plugvm_vcpu *v = vm->vcpu[index];
+    char name[16];
+    snprintf(name, sizeof(name), "vcpu%u", index);
+    pthread_setname_np(pthread_self(), name);
+
+    while (atomic_load(&vm->stop) == VM_RUNNING) {
+        struct plugvm_exit e;
+        vm->be->vcpu_run(v, &e);
+        switch (e.reason) {
+        case PLUGVM_EXIT_IO: handle_io(vm, &e); break;
+        case PLUGVM_EXIT_MMIO: handle_mmio(vm, &e); break;
+        case PLUGVM_EXIT_INTR: break;
+        case PLUGVM_EXIT_SHUTDOWN:
+            pv_info("vCPU %u: triple fault: the guest reset", index);
+            request_stop(vm, VM_STOP_RESET);
+            break;
+        case PLUGVM_EXIT_RESET: request_stop(vm, VM_STOP_RESET); break;
+        case PLUGVM_EXIT_HLT:
+        case PLUGVM_EXIT_POWEROFF: request_stop(vm, VM_STOP_POWEROFF); break;
+        case PLUGVM_EXIT_ERROR:
+        default: {
+            char dump[2048];
+            vm->be->vcpu_dump(v, dump, sizeof(dump));
+            pv_err("vCPU %u stopped the VM: %s\n%s", index,
+                   e.reason == PLUGVM_EXIT_ERROR ? e.error.what : "unknown exit", dump);
+            request_stop(vm, VM_STOP_ERROR);
+            break;
+        }
+        }
+    }
+    return NULL;
+}
+
+static void list_unclaimed(uint16_t port, unsigned count, void *arg)
+{
+    (void)arg;
+    pv_info("unclaimed port 0x%04x: %u accesses", port, count);
+}
+
+/* Waits for a stop request, SIGINT/SIGTERM or the timeout. The signals are
+ * blocked in every thread and taken here synchronously, so teardown runs
+ * in ordinary code, not in a signal handler. */
+static void wait_for_stop(struct vm *vm, const sigset_t *set, double timeout_s)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += (time_t)timeout_s;
+    deadline.tv_nsec += (long)((timeout_s - (double)(time_t)timeout_s) * 1e9);
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    while (atomic_load(&vm->stop) == VM_RUNNING) {
+        struct timespec wait = {1, 0}, now;
+        if (timeout_s > 0) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            double left = (double)(deadline.tv_sec - now.tv_sec) +
+                          (double)(deadline.tv_nsec - now.tv_nsec) / 1e9;
+            if (left <= 0) {
+                request_stop(vm, VM_STOP_TIMEOUT);
+                break;
+            }
+            if (left < 1) {
+                wait.tv_sec = 0;
+                wait.tv_nsec = (long)(left * 1e9);
+            }
+        }
+        int sig = sigtimedwait(set, NULL, &wait);
+        if (sig == SIGINT)
+            request_stop(vm, VM_STOP_SIGINT);
+        else if (sig == SIGTERM)
+            request_stop(vm, VM_STOP_SIGTERM);
+    }
+}
+
+static int exit_status(enum vm_stop why)
+{
+    switch (why) {
+    case VM_STOP_RESET:
+    case VM_STOP_POWEROFF: return 0;
+    case VM_STOP_SIGINT: return 130;
+    case VM_STOP_SIGTERM: return 143;
+    case VM_STOP_TIMEOUT: return 124;
+    default: return 1;
+    }
+}
+
+static int setup(struct vm *vm, const struct loaded_plugin *backend)
+{
+    const struct vm_config *cfg = vm->cfg;
+    char why[512], note[512];
+    if (vm->be->probe(why, sizeof(why), note, sizeof(note))) {
+        pv_err("backend '%s' cannot run here: %s", backend->desc->name, why);
+        return -1;
+    }
+    if (note[0])
+        pv_warn("%s", note);
+
+    int rc = guest_mem_init(&vm->mem, cfg->memory_mib << 20);
+    if (rc) {
+        pv_err("cannot allocate %llu MiB of guest RAM: %s", (unsigned long long)cfg->memory_mib,
+               strerror(-rc));
+        return -1;
+    }
+    struct x86_boot_config bc = {.kernel = cfg->kernel, .initrd = cfg->initrd,
+                                 .cmdline = cfg->cmdline, .vcpus = cfg->vcpus};
+    struct x86_boot_result boot;
+    char err[1024];
+    if (x86_boot_setup(&bc, &vm->mem, &boot, err, sizeof(err))) {
+        pv_err("%s", err);
+        return -1;
+    }
+    pv_info("%s: %s entry at 0x%llx", cfg->kernel,
+            boot.entry == X86_ENTRY_PVH ? "PVH" : "64-bit Linux", (unsigned long long)boot.regs.rip);
+
+    struct plugvm_mem_region regions[GUEST_MEM_MAX_REGIONS];
+    for (unsigned i = 0; i < vm->mem.nregions; i++)
+        regions[i] = (struct plugvm_mem_region){vm->mem.region[i].gpa, vm->mem.region[i].size,
+                                                vm->mem.region[i].hva};
+    struct plugvm_vm_params params = {
+        .vcpus = cfg->vcpus, .masks = cfg->cpuid_masks, .nmasks = cfg->ncpuid_masks,
+        .regions = regions, .nregions = vm->mem.nregions,
+    };
+    if ((rc = vm->be->vm_create(&vm->host, &params, &vm->bvm))) {
+        pv_err("backend '%s' could not create the VM: %s", backend->desc->name, strerror(-rc));
+        return -1;
+    }
+    for (uint32_t i = 0; i < cfg->vcpus; i++) {
+        if ((rc = vm->be->vcpu_create(vm->bvm, i, &vm->vcpu[i]))) {
+            pv_err("cannot create vCPU %u: %s", i, strerror(-rc));
+            return -1;
+        }
+        vm->nvcpus = i + 1;
+        rc = i == 0 ? vm->be->vcpu_set_regs(vm->vcpu[i], &boot.regs)
+                    : vm->be->vcpu_set_waiting(vm->vcpu[i]);
+        if (rc) {
+            pv_err("cannot set vCPU %u's boot state: %s", i, strerror(-rc));
+            return -1;
+        }
+    }
+
+    vm->io = calloc(1, sizeof(*vm->io));
+    if (!vm->io)
+        return -1;
+    serial_init(&vm->serial, STDOUT_FILENO, serial_irq, vm);
+    i8042_init(&vm->i8042, i8042_reset, vm);
+    struct io_device devs[] = {serial_io_device(&vm->serial), i8042_data_device(&vm->i8042),
+                               i8042_cmd_device(&vm->i8042)};
+    for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++)
+        iobus_add(vm->io, &devs[i]);
+    return 0;
+}
+
+static void teardown(struct vm *vm, bool verbose)
+{
+    for (uint32_t i = 0; i < vm->nvcpus; i++)
+        if (vm->vcpu[i])
+            vm->be->vcpu_kick(vm->vcpu[i]);
+    for (uint32_t i = 0; i < vm->nvcpus; i++)
+        if (vm->thread_started[i])
+            pthread_join(vm->thread[i], NULL);
+    console_stop(&vm->console);
+    if (vm->io && verbose) {
+        iobus_each_unclaimed(vm->io, list_unclaimed, NULL);
+        unsigned m = atomic_load(&vm->unclaimed_mmio);
+        if (m)
+            pv_info("unclaimed MMIO accesses: %u", m);
+    }
+    for (uint32_t i = 0; i < vm->nvcpus; i++)
+        vm->be->vcpu_destroy(vm->vcpu[i]);
+    if (vm->bvm)
+        vm->be->vm_destroy(vm->bvm);
+    guest_mem_fini(&vm->mem);
+    if (vm->io) {
+        serial_fini(&vm->serial);
+        free(vm->io);
+    }
+}
+
+int vm_run(const struct vm_config *cfg, struct plugin_set *plugins, const struct vm_options *opt)
+{
+    char err[1024];
+    const struct loaded_plugin *backend =
+        loader_get(plugins, cfg->backend, PLUGVM_KIND_BACKEND, err, sizeof(err));
+    if (!backend) {
+        pv_err("%s", err);
+        return 1;
+    }
+    if (cfg->ndevices) {
+        pv_err("%s: devices are not supported yet (%s)", cfg->path, cfg->devices[0].where);
+        return 1;
+    }
+    struct vm *vm = calloc(1, sizeof(*vm));
+    if (!vm)
+        return 1;
+    vm->cfg = cfg;
+    vm->be = backend->desc->ops;
+    vm->main_thread = pthread_self();
+    vm->host = (struct plugvm_host){.size = sizeof(struct plugvm_host), .ctx = vm,
+                                    .log = host_log, .gpa_to_hva = host_gpa_to_hva};
+    vm->console.stop_pipe[0] = vm->console.stop_pipe[1] = -1;
+
+    /* Block the stop signals everywhere before any thread exists; the main
+     * thread takes them with sigtimedwait. */
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, STOP_SIGNAL);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+
+    if (setup(vm, backend) == 0 && console_start(&vm->console, &vm->serial, console_quit, vm) == 0) {
+        for (uint32_t i = 0; i < vm->nvcpus; i++) {
+            struct vcpu_arg *va = malloc(sizeof(*va));
+            *va = (struct vcpu_arg){vm, i};
+            if (pthread_create(&vm->thread[i], NULL, vcpu_thread, va) != 0) {
+                free(va);
+                pv_err("cannot start the thread of vCPU %u", i);
+                request_stop(vm, VM_STOP_ERROR);
+                break;
+            }
+            vm->thread_started[i] = true;
+        }
+        wait_for_stop(vm, &set, opt->timeout_s);
+    } else {
+        atomic_store(&vm->stop, VM_STOP_ERROR);
+    }
+    enum vm_stop why = (enum vm_stop)atomic_load(&vm->stop);
+    teardown(vm, opt->verbose);
+    /* A stop signal sent after the wait ended is still pending: take it
+     * here, or unblocking would deliver it with its default action. */
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&set, NULL, &zero) > 0)
+        ;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (why == VM_STOP_TIMEOUT)
+        pv_err("--timeout of %g s elapsed: the VM was stopped", opt->timeout_s);
+    free(vm);
+    return exit_status(why);
+}

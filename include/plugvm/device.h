@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Device plugins: virtio devices (virtio 1.2 §5) behind the core's
+ * virtio-mmio transport (§4.2). A device knows nothing of MMIO offsets or
+ * hypervisors: it declares its device id, features, config space and
+ * queues, and the core runs the transport, validates descriptor chains and
+ * calls the ops below.
+ *
+ * Threading: create, destroy, activate, reset, quiesce, resume, save and
+ * restore are called on the core's control thread, never concurrently with
+ * each other. notify runs on the event-loop thread (ioeventfd) or, with
+ * backends without ioeventfd, on a vCPU thread: it must not block, only
+ * wake the device's worker. config_read/config_write run on a vCPU thread
+ * and must not block.
+ */
+#ifndef PLUGVM_DEVICE_H
+#define PLUGVM_DEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <plugvm/host.h>
+#include <plugvm/record.h>
+#include <plugvm/settings.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Limits the core enforces on what a device declares. */
+#define PLUGVM_DEVICE_MAX_QUEUES 64
+#define PLUGVM_DEVICE_MAX_QUEUE_SIZE 32768 /* entries; a power of 2 (§2.7) */
+#define PLUGVM_DEVICE_MAX_CONFIG 256       /* bytes of device config space */
+
+/*
+ * What an instance looks like to the transport; filled by create().
+ *   device_id       virtio device id (§5: 2 = block, 4 = entropy, ...).
+ *   features        device feature bits offered (bits 0..63; the transport
+ *                   adds VIRTIO_F_VERSION_1 and the ring features it
+ *                   implements, and masks out what it does not).
+ *   num_queues      1..PLUGVM_DEVICE_MAX_QUEUES.
+ *   queue_max_size  QueueNumMax for every queue: power of 2, 1..32768.
+ *   config_size     bytes of device-specific config space, 0..256.
+ */
+struct plugvm_device_info {
+    uint32_t device_id;
+    uint64_t features;
+    uint32_t num_queues;
+    uint32_t queue_max_size;
+    uint32_t config_size;
+};
+
+struct plugvm_device_ops {
+    uint32_t size; /* sizeof(struct plugvm_device_ops) of the plugin */
+
+    /* Settings this device accepts; NULL-name-terminated. The core refuses
+     * any other before create is called. */
+    const struct plugvm_setting_spec *settings;
+
+    /* Makes an instance. `host` and `settings` stay valid until destroy.
+     * Fills *info and *instance. Returns 0 or a negative errno after
+     * logging, through host->log, a message naming the setting (use
+     * settings->ops->where) and what was expected. */
+    int (*create)(const struct plugvm_host *host, const struct plugvm_settings *settings,
+                  struct plugvm_device_info *info, void **instance);
+    /* Frees everything; workers are stopped before it returns. */
+    void (*destroy)(void *instance);
+
+    /* The driver set DRIVER_OK (§3.1.1) having accepted `features`: queues
+     * are set up, workers may start. 0 or negative errno (the transport then
+     * sets DEVICE_NEEDS_RESET). */
+    int (*activate)(void *instance, uint64_t features);
+    /* The driver wrote 0 to Status (§2.1.2): stop using the queues, drop all
+     * in-flight requests, return to the state after create. */
+    void (*reset)(void *instance);
+    /* The driver notified `queue` (QueueNotify, §4.2.2). Must not block. */
+    void (*notify)(void *instance, uint32_t queue);
+
+    /* Device config space access (§4.2.2: offsets from 0x100). `offset` +
+     * `len` is within config_size; len is 1, 2, 4 or 8 bytes; data is
+     * little-endian. Optional (NULL: reads return zeros, writes ignored). */
+    void (*config_read)(void *instance, uint32_t offset, void *data, uint32_t len);
+    void (*config_write)(void *instance, uint32_t offset, const void *data, uint32_t len);
+
+    /* Parks every worker at a request boundary: when it returns no request
+     * is half-served and none will start until resume. Then save may run. */
+    int (*quiesce)(void *instance);
+    void (*resume)(void *instance);
+
+    /* Writes the device's own state (not the transport's) as records. */
+    int (*save)(void *instance, struct plugvm_record_writer *w);
+    /* Restores what save wrote into a freshly created instance. Errors name
+     * the record through host->log; -EBADMSG, -EINVAL. */
+    int (*restore)(void *instance, struct plugvm_record_reader *r);
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PLUGVM_DEVICE_H */

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Host services: everything the core offers a plugin. Plugins link against
+ * nothing of plugvm's; they call through this table, handed to their create
+ * function. Each plugin instance gets its own table (ctx identifies it), so
+ * no call needs to say which instance it is for. A unit test fakes this
+ * table to drive a plugin with no VM at all.
+ *
+ * Members may be NULL where the core (or a test's fake) does not provide the
+ * service; a plugin checks with PLUGVM_HAS(host, struct plugvm_host, member)
+ * before calling a member that the ABI marks optional, and gets -ENOSYS from
+ * the core's stubs otherwise.
+ */
+#ifndef PLUGVM_HOST_H
+#define PLUGVM_HOST_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <plugvm/log.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct plugvm_host;
+struct plugvm_virtqueue;
+
+/*
+ * One buffer of a validated descriptor chain (virtio 1.2 §2.7.5): `addr` is
+ * the host pointer for the buffer's guest-physical range, already checked to
+ * lie wholly inside guest RAM; `len` is in bytes; `writable` is true for
+ * device-writable buffers (VIRTQ_DESC_F_WRITE). Readable buffers always come
+ * before writable ones in a chain the core hands out.
+ */
+struct plugvm_iov {
+    void *addr;
+    uint32_t len;
+    bool writable;
+};
+
+/*
+ * A descriptor chain taken from a virtqueue's avail ring. `head` is the head
+ * descriptor index to hand back to push; `iov` holds `niov` buffers (at most
+ * the queue size); readable_bytes / writable_bytes are the sums of the
+ * readable and writable buffers' lengths (each at most 2^32 - 1: the core
+ * refuses chains whose total overflows).
+ */
+struct plugvm_chain {
+    uint16_t head;
+    uint16_t niov;
+    uint32_t readable_bytes;
+    uint32_t writable_bytes;
+    struct plugvm_iov *iov;
+};
+
+/* Callback for an event-loop file descriptor or timer; runs on the core's
+ * event-loop thread, must not block. */
+typedef void (*plugvm_event_fn)(void *arg, int fd, uint32_t events);
+/* Body of a worker thread started with start_worker. */
+typedef void (*plugvm_worker_fn)(void *arg);
+
+/* Event bits for add_fd. */
+#define PLUGVM_EV_READ 0x1u
+#define PLUGVM_EV_WRITE 0x2u
+
+struct plugvm_host {
+    uint32_t size; /* sizeof(struct plugvm_host) of the core: see PLUGVM_HAS */
+    void *ctx;     /* the core's per-instance data; opaque to plugins */
+
+    /* Logs one line (no trailing newline needed) prefixed with the plugin's
+     * name and instance. Any thread; never blocks for long. */
+    void (*log)(const struct plugvm_host *h, enum plugvm_log_level level, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+    /* Host pointer for the guest-physical range [gpa, gpa + len) (bytes), or
+     * NULL when any byte of it is outside guest RAM or gpa + len overflows.
+     * The pointer stays valid until the VM is destroyed. Any thread. */
+    void *(*gpa_to_hva)(const struct plugvm_host *h, uint64_t gpa, uint64_t len);
+
+    /* --- Virtqueues (virtio 1.2 §2.7). Called on the device's worker
+     * thread, one thread per queue at a time. --- */
+
+    /* Takes the next available chain of queue `queue` (0-based), validated:
+     * 1 = a chain was taken (*out filled; its iov array is valid until the
+     * chain is pushed), 0 = the avail ring is empty, -EIO = the guest broke
+     * the ring (the core has set DEVICE_NEEDS_RESET), -ENOSYS = no service. */
+    int (*vq_pop)(const struct plugvm_host *h, uint32_t queue, struct plugvm_chain *out);
+    /* Returns a chain to the used ring with `written` bytes (the number the
+     * device wrote into its writable buffers). Does not interrupt: call
+     * notify_used once per batch. 0 or -EINVAL for a chain not popped. */
+    int (*vq_push)(const struct plugvm_host *h, uint32_t queue, const struct plugvm_chain *c,
+                   uint32_t written);
+    /* Raises the used-buffer interrupt for `queue` unless the driver
+     * suppressed it (VIRTQ_AVAIL_F_NO_INTERRUPT or VIRTIO_F_EVENT_IDX).
+     * Any thread. */
+    int (*notify_used)(const struct plugvm_host *h, uint32_t queue);
+    /* Raises the configuration-change interrupt (virtio 1.2 §4.2.2.1). Any
+     * thread. */
+    int (*notify_config)(const struct plugvm_host *h);
+
+    /* --- Event loop: the core's one libevent thread. --- */
+
+    /* Calls fn(arg, fd, events) on the loop thread when fd is ready for any
+     * of `events` (PLUGVM_EV_*), until del_event; *handle identifies it.
+     * 0, -ENOMEM, -EBADF. */
+    int (*add_fd)(const struct plugvm_host *h, int fd, uint32_t events, plugvm_event_fn fn,
+                  void *arg, void **handle);
+    /* Calls fn(arg, -1, 0) after `usec` microseconds, then every `usec` if
+     * periodic. 0, -ENOMEM, -EINVAL for usec 0. */
+    int (*add_timer)(const struct plugvm_host *h, uint64_t usec, bool periodic,
+                     plugvm_event_fn fn, void *arg, void **handle);
+    /* Removes an fd or timer; when it returns, fn is not running and will
+     * not run again. Not from inside fn itself. */
+    void (*del_event)(const struct plugvm_host *h, void *handle);
+
+    /* --- Threads --- */
+
+    /* Starts a worker thread named `name` (at most 15 bytes are kept) that
+     * runs fn(arg). Device I/O that may block runs on such workers, never on
+     * a vCPU thread. 0, -EAGAIN. */
+    int (*start_worker)(const struct plugvm_host *h, const char *name, plugvm_worker_fn fn,
+                        void *arg, void **handle);
+    /* Waits for a worker to return and frees its handle. */
+    void (*join_worker)(const struct plugvm_host *h, void *handle);
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PLUGVM_HOST_H */
