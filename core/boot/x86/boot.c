@@ -17,6 +17,7 @@
 
 #include <asm/bootparam.h>
 
+#include "acpi.h"
 #include "e820.h"
 #include "kernel.h"
 #include "layout.h"
@@ -179,7 +180,8 @@ static int load_initrd(const struct x86_boot_config *bc, const struct guest_mem 
 }
 
 static int setup_linux64(const struct x86_boot_config *bc, const struct guest_mem *m,
-                         const struct x86_kernel_image *k, struct x86_boot_result *out, char *err,
+                         const struct x86_kernel_image *k, uint64_t rsdp,
+                         struct x86_boot_result *out, char *err,
                          size_t errlen)
 {
     struct boot_params *bp = guest_mem_ptr(m, X86_ZERO_PAGE_ADDR, sizeof(*bp));
@@ -207,6 +209,7 @@ static int setup_linux64(const struct x86_boot_config *bc, const struct guest_me
     bp->hdr.loadflags |= LOADED_HIGH;
     bp->hdr.cmd_line_ptr = (uint32_t)X86_CMDLINE_ADDR;
     bp->hdr.cmdline_size = (uint32_t)cmdlen;
+    bp->acpi_rsdp_addr = rsdp; /* read by kernels of protocol 2.14+ */
 
     uint64_t addr_max = bp->hdr.version >= 0x203 ? bp->hdr.initrd_addr_max : INITRD_ADDR_MAX_DEFAULT;
     if (bc->initrd) {
@@ -239,7 +242,8 @@ static int setup_linux64(const struct x86_boot_config *bc, const struct guest_me
 }
 
 static int setup_pvh(const struct x86_boot_config *bc, const struct guest_mem *m,
-                     const struct x86_kernel_image *k, struct x86_boot_result *out, char *err,
+                     const struct x86_kernel_image *k, uint64_t rsdp, struct x86_boot_result *out,
+                     char *err,
                      size_t errlen)
 {
     struct e820_entry e[X86_E820_MAX];
@@ -260,6 +264,7 @@ static int setup_pvh(const struct x86_boot_config *bc, const struct guest_mem *m
     si->cmdline_paddr = X86_CMDLINE_ADDR;
     si->memmap_paddr = memmap_addr;
     si->memmap_entries = (uint32_t)n;
+    si->rsdp_paddr = rsdp;
     if (bc->initrd) {
         /* PVH places no address limit; stay below 4 GiB for 32-bit
          * entry code. */
@@ -298,12 +303,17 @@ int x86_boot_setup(const struct x86_boot_config *bc, const struct guest_mem *m,
         return fail(err, errlen, "guest RAM too small for the command line");
     memset(cmd, 0, X86_CMDLINE_MAX);
     memcpy(cmd, bc->cmdline, cmdlen);
+    /* Both: the MADT for ACPI kernels, the MP table for kernels without
+     * ACPI. Linux prefers the MADT when it finds both. */
     if (x86_mptable_write(m, bc->vcpus))
         return fail(err, errlen, "cannot write the MP table for %u vCPUs", bc->vcpus);
+    uint64_t rsdp = x86_acpi_write(m, bc->vcpus);
+    if (!rsdp)
+        return fail(err, errlen, "cannot write the ACPI tables for %u vCPUs", bc->vcpus);
     /* A Linux kernel with a setup header takes the 64-bit boot protocol
      * (the protocol Linux documents and tests most); a plain ELF with a PVH
      * note takes PVH; a plain ELF without one is treated as a vmlinux. */
     if (!k.has_setup_header && k.pvh_entry)
-        return setup_pvh(bc, m, &k, out, err, errlen);
-    return setup_linux64(bc, m, &k, out, err, errlen);
+        return setup_pvh(bc, m, &k, rsdp, out, err, errlen);
+    return setup_linux64(bc, m, &k, rsdp, out, err, errlen);
 }

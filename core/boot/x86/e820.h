@@ -20,7 +20,7 @@ struct e820_entry {
 };
 
 /* Fills out (room for X86_E820_MAX) for `m`: base memory below the EBDA as
- * RAM, the EBDA and BIOS area reserved, RAM from 1 MiB to the end of low
+ * RAM, the EBDA and the BIOS area (ACPI and MP tables) reserved, RAM from 1 MiB to the end of low
  * memory, and RAM above 4 GiB when memory reaches past the MMIO hole.
  * Returns the number of entries. */
 size_t x86_e820_build(const struct guest_mem *m, struct e820_entry *out);

@@ -25,7 +25,6 @@
 /* Offsets in the real-mode part of a bzImage (boot.rst, "THE REAL-MODE
  * KERNEL HEADER"). */
 #define SETUP_HDR_OFFSET 0x1f1
-#define SETUP_HDR_END (SETUP_HDR_OFFSET + sizeof(struct setup_header)) /* 0x268 */
 #define BOOT_FLAG_OFFSET 0x1fe
 #define JUMP_OFFSET 0x200
 #define HEADER_OFFSET 0x202
@@ -88,7 +87,7 @@ static void read_phdr(const uint8_t *data, const Elf64_Ehdr *eh, unsigned i, Elf
 }
 
 /* Validates the ELF header and its program header table; `what` prefixes
- * messages ("vmlinux" or "vmlinuz: decompressed ELF"). */
+ * messages ("vmlinux", or "vmlinuz: decompressed xz payload"). */
 static int elf_check_header(const char *what, const uint8_t *data, size_t size, Elf64_Ehdr *eh,
                             char *err, size_t errlen)
 {
@@ -197,8 +196,9 @@ static int load_elf(const char *what, const uint8_t *data, size_t size,
                         "%s: PT_LOAD segment %u: p_paddr 0x%llx + p_memsz 0x%llx overflows", what,
                         i, (unsigned long long)ph.p_paddr, (unsigned long long)ph.p_memsz);
         if (!guest_mem_ptr(mem, ph.p_paddr, ph.p_memsz))
-            return fail(err, errlen, "%s: PT_LOAD segment %u [0x%llx, 0x%llx) is outside guest RAM (%s)",
-                        what, i, (unsigned long long)ph.p_paddr,
+            return fail(err, errlen,
+                        "%s: PT_LOAD segment %u [0x%llx, 0x%llx) is outside guest RAM (%s)", what,
+                        i, (unsigned long long)ph.p_paddr,
                         (unsigned long long)(ph.p_paddr + ph.p_memsz), ram);
         if (ph.p_paddr < start)
             start = ph.p_paddr;
@@ -294,17 +294,23 @@ static int inflate_payload(const uint8_t *src, size_t srclen, int64_t trailer, u
         archive_read_next_header(a, &entry) != ARCHIVE_OK) {
         fail(why, whylen, "corrupt or unsupported compressed payload: %s",
              archive_error_string(a) ? archive_error_string(a) : "unrecognized data");
+        /* Opening decodes a little to look for nested filters, so a
+         * short gzip stream fails here: the whole read tells better. */
+        if (trailer != NO_SIZE_TRAILER)
+            rc = -3;
         goto out;
     }
     snprintf(compression, complen, "%s", archive_filter_name(a, 0));
     int filter = archive_filter_code(a, 0);
-    if (trailer != NO_SIZE_TRAILER && (filter == ARCHIVE_FILTER_GZIP || filter == ARCHIVE_FILTER_NONE)) {
+    if (trailer != NO_SIZE_TRAILER &&
+        (filter == ARCHIVE_FILTER_GZIP || filter == ARCHIVE_FILTER_NONE)) {
         rc = -3;
         goto out;
     }
     /* Unrecognised data passes through the raw reader unchanged; say
      * "compression" rather than blaming the ELF it is not. */
-    if (filter == ARCHIVE_FILTER_NONE && (srclen < SELFMAG || memcmp(src, ELFMAG, SELFMAG) != 0)) {
+    if (filter == ARCHIVE_FILTER_NONE &&
+        (srclen < SELFMAG || memcmp(src, ELFMAG, SELFMAG) != 0)) {
         fail(why, whylen,
              "corrupt or unsupported compressed payload: not gzip, bzip2, lzma, xz, lz4 or zstd");
         rc = -2;
@@ -352,6 +358,10 @@ static int inflate_payload(const uint8_t *src, size_t srclen, int64_t trailer, u
         memcpy(buf + len, blk, blen);
         len += blen;
     }
+    /* libarchive checks neither gzip's CRC32 nor its ISIZE; the size at
+     * least catches a stream that decoded to the wrong length. */
+    if (filter == ARCHIVE_FILTER_GZIP && srclen >= 4)
+        trailer = le32(src + srclen - 4);
     if (trailer != NO_SIZE_TRAILER && (uint32_t)len != (uint64_t)trailer) {
         fail(why, whylen,
              "corrupt or unsupported compressed payload: decompressed %zu bytes, the payload's "
@@ -382,7 +392,9 @@ static int decompress(const char *name, const uint8_t *src, size_t srclen, uint8
     if (rc == -3 || rc == -1) {
         int whole = inflate_payload(src, srclen, NO_SIZE_TRAILER, outp, outlen, compression,
                                     complen, why_whole, sizeof(why_whole));
-        if (whole == 0 || rc == -3) {
+        if (whole == 0) {
+            rc = 0;
+        } else if (rc == -3) {
             rc = whole;
             memcpy(why, why_whole, sizeof(why));
         }

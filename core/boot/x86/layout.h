@@ -19,7 +19,10 @@
 #define X86_CMDLINE_MAX 2048ull      /* bytes including the NUL */
 #define X86_EBDA_START 0x9fc00ull    /* MP table lives here (MP spec §4: last KiB of base memory) */
 #define X86_EBDA_END 0xa0000ull
-#define X86_BIOS_START 0xf0000ull    /* reserved, as on a PC */
+#define X86_ACPI_ADDR 0xe0000ull     /* ACPI tables, RSDP first */
+#define X86_ACPI_END 0xf0000ull
+#define X86_BIOS_START 0xf0000ull    /* MP configuration table */
+#define X86_RESERVED_START X86_ACPI_ADDR /* 0xe0000-0xfffff reserved in e820 */
 #define X86_HIGH_MEMORY 0x100000ull  /* 1 MiB */
 
 #define X86_IOAPIC_ADDR 0xfec00000ull
