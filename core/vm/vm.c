@@ -18,8 +18,10 @@
 #include <unistd.h>
 
 #include <plugvm/backend.h>
+#include <plugvm/device.h>
 
 #include "boot/x86/boot.h"
+#include "config/settings_check.h"
 #include "devices/i8042.h"
 #include "devices/iobus.h"
 #include "devices/serial.h"
@@ -296,6 +298,36 @@ static void teardown(struct vm *vm, bool verbose)
     }
 }
 
+/* Every device's plugin is found and its settings checked against the
+ * plugin's own table before anything starts. */
+static int check_devices(const struct vm_config *cfg, struct plugin_set *plugins)
+{
+    static const char *const handled_by_core[] = {"plugin", NULL};
+    char err[1024];
+    for (size_t i = 0; i < cfg->ndevices; i++) {
+        const struct device_config *d = &cfg->devices[i];
+        const struct loaded_plugin *p =
+            loader_get(plugins, d->plugin, PLUGVM_KIND_DEVICE, err, sizeof(err));
+        if (!p) {
+            char at[512];
+            pv_err("%s: %s: %s", settings_where(cfg->path, d->group, at, sizeof(at)), d->where, err);
+            return -1;
+        }
+        const struct plugvm_device_ops *ops = p->desc->ops;
+        if (settings_check(cfg->path, d->group, d->where, ops->settings, handled_by_core, err,
+                           sizeof(err))) {
+            pv_err("%s", err);
+            return -1;
+        }
+    }
+    if (cfg->ndevices) {
+        pv_err("%s: %s: device plugins cannot be attached yet (the virtio-mmio transport is not "
+               "built)", cfg->path, cfg->devices[0].where);
+        return -1;
+    }
+    return 0;
+}
+
 int vm_run(const struct vm_config *cfg, struct plugin_set *plugins, const struct vm_options *opt)
 {
     char err[1024];
@@ -305,10 +337,8 @@ int vm_run(const struct vm_config *cfg, struct plugin_set *plugins, const struct
         pv_err("%s", err);
         return 1;
     }
-    if (cfg->ndevices) {
-        pv_err("%s: devices are not supported yet (%s)", cfg->path, cfg->devices[0].where);
+    if (check_devices(cfg, plugins))
         return 1;
-    }
     struct vm *vm = calloc(1, sizeof(*vm));
     if (!vm)
         return 1;

@@ -37,6 +37,22 @@ printf 'vm = { memory_mib = 64; kernel = "junk"; };\n' >"$tmp/junk.cfg"
 "$plugvm" run "$tmp/junk.cfg" 2>"$tmp/err"; [ $? -eq 1 ] || fail "junk kernel: status not 1"
 grep -q "$tmp/junk" "$tmp/err" || fail "junk kernel: $(cat "$tmp/err")"
 
+# A device's settings are checked against its plugin's own table.
+build=$3 good=$3/tests/plugins/plugvm-good.so
+printf 'vm = { memory_mib = 64; kernel = "hello.elf"; };\ndevices = (\n { plugin = "%s"; path = "x";\n  bogus = 1; }\n);\n' "$good" >"$tmp/dev.cfg"
+"$plugvm" run "$tmp/dev.cfg" 2>"$tmp/err"; [ $? -eq 1 ] || fail "bad device setting: status not 1"
+grep -q "$tmp/dev.cfg:4: unknown setting 'devices\[0\].bogus'; expected one of: path queues" "$tmp/err" ||
+    fail "bad device setting: $(cat "$tmp/err")"
+printf 'vm = { memory_mib = 64; kernel = "hello.elf"; };\ndevices = ( { plugin = "%s"; queues = 9; } );\n' "$good" >"$tmp/dev.cfg"
+"$plugvm" run "$tmp/dev.cfg" 2>"$tmp/err"; [ $? -eq 1 ] || fail "device range: status not 1"
+grep -q "setting 'devices\[0\].queues' = 9 is out of range" "$tmp/err" || fail "device range: $(cat "$tmp/err")"
+printf 'vm = { memory_mib = 64; kernel = "hello.elf"; };\ndevices = ( { plugin = "%s"; } );\n' "$good" >"$tmp/dev.cfg"
+"$plugvm" run "$tmp/dev.cfg" 2>"$tmp/err"; [ $? -eq 1 ] || fail "device required: status not 1"
+grep -q "missing setting 'devices\[0\].path'" "$tmp/err" || fail "device required: $(cat "$tmp/err")"
+printf 'vm = { memory_mib = 64; kernel = "hello.elf"; };\ndevices = ( { plugin = "%s"; } );\n' "$build/plugins/plugvm-kvm.so" >"$tmp/dev.cfg"
+"$plugvm" run "$tmp/dev.cfg" 2>"$tmp/err"; [ $? -eq 1 ] || fail "backend as device: status not 1"
+grep -q "is a backend plugin; a device plugin is needed" "$tmp/err" || fail "backend as device: $(cat "$tmp/err")"
+
 out=$("$plugvm" plugins) || fail "plugins exited $?"
 grep -Eq "^kvm +backend +[0-9.]+ +.*plugvm-kvm\.so$" <<<"$out" || fail "plugins does not list kvm: $out"
 echo "ok: cli"
