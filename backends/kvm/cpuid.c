@@ -43,15 +43,9 @@ static uint32_t bits_for(uint32_t n)
     return b;
 }
 
-int kvm_vcpu_set_cpuid(struct plugvm_vcpu *v)
+void kvm_cpuid_patch_topology(struct kvm_cpuid2 *c, uint32_t id, uint32_t n)
 {
-    const struct kvm_cpuid2 *src = v->vm->cpuid;
-    size_t bytes = sizeof(*src) + src->nent * sizeof(src->entries[0]);
-    struct kvm_cpuid2 *c = malloc(bytes);
-    if (!c)
-        return -ENOMEM;
-    memcpy(c, src, bytes);
-    uint32_t n = v->vm->nvcpus, id = v->index, core_bits = bits_for(n);
+    uint32_t core_bits = bits_for(n);
 
     for (uint32_t i = 0; i < c->nent; i++) {
         struct kvm_cpuid_entry2 *e = &c->entries[i];
@@ -104,6 +98,17 @@ int kvm_vcpu_set_cpuid(struct plugvm_vcpu *v)
             break;
         }
     }
+}
+
+int kvm_vcpu_set_cpuid(struct plugvm_vcpu *v)
+{
+    const struct kvm_cpuid2 *src = v->vm->cpuid;
+    size_t bytes = sizeof(*src) + src->nent * sizeof(src->entries[0]);
+    struct kvm_cpuid2 *c = malloc(bytes);
+    if (!c)
+        return -ENOMEM;
+    memcpy(c, src, bytes);
+    kvm_cpuid_patch_topology(c, v->index, v->vm->nvcpus);
     int rc = ioctl(v->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
     free(c);
     return rc;

@@ -39,6 +39,9 @@ struct plugvm_vcpu {
  * IDs) and sets it. 0 or -errno. */
 int kvm_vcpu_set_cpuid(struct plugvm_vcpu *v);
 void kvm_apply_cpuid_masks(struct kvm_cpuid2 *c, const struct plugvm_cpuid_mask *m, size_t n);
+/* Sets vCPU `id`'s APIC IDs and the topology of `n` vCPUs (one socket, one
+ * thread per core) in the leaves that describe them. */
+void kvm_cpuid_patch_topology(struct kvm_cpuid2 *c, uint32_t id, uint32_t n);
 
 /* regs.c */
 int kvm_vcpu_set_regs(struct plugvm_vcpu *v, const struct plugvm_x86_regs *r);

@@ -90,22 +90,20 @@ int kvm_vcpu_set_boot_msrs(struct plugvm_vcpu *v)
         {MSR_MTRR_DEF_TYPE, (1u << 11) | 6},
     };
     enum { N = sizeof(boot) / sizeof(boot[0]) };
-    struct {
-        struct kvm_msrs hdr;
-        struct kvm_msr_entry e[N];
-    } m;
-    memset(&m, 0, sizeof(m));
-    m.hdr.nmsrs = N;
+    _Alignas(struct kvm_msrs) uint8_t buf[sizeof(struct kvm_msrs) + N * sizeof(struct kvm_msr_entry)];
+    memset(buf, 0, sizeof(buf));
+    struct kvm_msrs *m = (struct kvm_msrs *)buf;
+    m->nmsrs = N;
     for (int i = 0; i < N; i++) {
-        m.e[i].index = boot[i].index;
-        m.e[i].data = boot[i].data;
+        m->entries[i].index = boot[i].index;
+        m->entries[i].data = boot[i].data;
     }
-    int set = ioctl(v->fd, KVM_SET_MSRS, &m);
+    int set = ioctl(v->fd, KVM_SET_MSRS, m);
     if (set < 0)
         return -errno;
     if (set < N)
         kvm_log(v->vm, PLUGVM_LOG_DEBUG, "vCPU %u: KVM refused boot MSR 0x%x", v->index,
-                m.e[set].index);
+                m->entries[set].index);
     return 0;
 }
 
