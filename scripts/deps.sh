@@ -2,8 +2,8 @@
 # deps.sh: installs, with apt-get, every Debian package plugvm's build,
 # tests, examples and benchmarks need. Quick when they are all present.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libconfig-dev libarchive-dev libcmocka-dev zlib1g-dev
-      busybox-static cpio gzip qemu-system-x86)
+pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev libconfig-dev libarchive-dev
+      libcmocka-dev zlib1g-dev busybox-static cpio gzip qemu-system-x86)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
