@@ -78,9 +78,18 @@ if [ $linux -eq 1 ] && command -v lz4 >/dev/null; then
     done
 fi
 
-q() { printf '%q ' "$@"; echo; }
-echo "== plugvm vs QEMU boot benchmark ($(date -u +%FT%TZ), $(uname -r), $(nproc) CPUs)"
-grep -qw kvm_pvm /proc/modules 2>/dev/null &&
+# A command as it can be pasted into a shell; quotes only where needed.
+q() {
+    local a out=
+    for a in "$@"; do
+        [[ $a =~ ^[A-Za-z0-9_./,=:+-]+$ ]] || a="'${a//\'/\'\\\'\'}'"
+        out+="$a "
+    done
+    echo "${out% }"
+}
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+echo "== plugvm vs QEMU boot benchmark ($(date -u +%FT%TZ), $(uname -r), $(nproc) CPUs, load $(load))"
+[ -e /sys/module/kvm_pvm ] &&
     echo "   /dev/kvm is KVM over PVM: guest kernel code is emulated (~1 us/instruction)"
 echo "   QEMU: $("$qemu" --version | head -n 1)"
 echo "   firstline: time from fork/exec to PATTERN in the VMM's stdout+stderr; then SIGKILL"
@@ -141,7 +150,7 @@ ratio() {
     if [ "$(cell "$1")" = FAILED ] || [ "$(cell "$2")" = FAILED ]; then echo "-"; return; fi
     awk -v p="$p" -v q="$q" 'BEGIN { printf "%.2fx", q / p }'
 }
-row() { printf '%-34s %-28s %-28s %-11s %s\n' "$@"; }
+row() { printf '%-34s %-28s %-31s %-11s %s\n' "$@"; }
 echo
 echo "Time to the line, ms: min/median/max (successful runs); ratio = QEMU median / plugvm median"
 echo "(how many times faster plugvm is); peak RSS of the VMM process up to that line."
@@ -157,5 +166,6 @@ if [ $linux -eq 1 ]; then
     echo "b: plugvm decompresses the bzImage on the host; QEMU's bzImage row includes ~90 s of"
     echo "   in-guest decompression (guest kernel code is emulated here); b' is like for like."
 fi
-awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "total time: %.1f s\n", e - s }'
+awk -v s="$start" -v e="$(date +%s.%N)" -v l="$(load)" \
+    'BEGIN { printf "total time: %.1f s (load average now %s)\n", e - s, l }'
 [ $failed -eq 0 ] || { echo "bench-boot: FAILED: some runs failed (see above)"; exit 1; }

@@ -76,11 +76,8 @@ static int load_vm(struct vm_config *c, const char *dir, char *err, size_t errle
     c->backend = "kvm";
     config_setting_lookup_string(vm, "backend", &c->backend);
     c->vcpus = config_setting_lookup_int(vm, "vcpus", &v) ? (uint32_t)v : 1;
-    long long mib = 0;
-    config_setting_lookup_int64(vm, "memory_mib", &mib);
-    if (!mib && config_setting_lookup_int(vm, "memory_mib", &v))
-        mib = v;
-    c->memory_mib = (uint64_t)mib;
+    /* settings_check accepted it as an integer in range, 32- or 64-bit. */
+    c->memory_mib = (uint64_t)config_setting_get_int64(config_setting_get_member(vm, "memory_mib"));
     c->cmdline = "console=ttyS0";
     config_setting_lookup_string(vm, "cmdline", &c->cmdline);
     char at[512];

@@ -49,14 +49,15 @@ struct vm {
     struct i8042 i8042;
     struct console console;
     atomic_uint unclaimed_mmio;
+    char log_prefix[40]; /* "NAME: " of the backend, for its log lines */
 };
 
 static void host_log(const struct plugvm_host *h, enum plugvm_log_level level, const char *fmt, ...)
 {
-    (void)h;
+    const struct vm *vm = h->ctx;
     va_list ap;
     va_start(ap, fmt);
-    pv_vlog(level, "kvm: ", fmt, ap);
+    pv_vlog(level, vm->log_prefix, fmt, ap);
     va_end(ap);
 }
 
@@ -344,6 +345,7 @@ int vm_run(const struct vm_config *cfg, struct plugin_set *plugins, const struct
         return 1;
     vm->cfg = cfg;
     vm->be = backend->desc->ops;
+    snprintf(vm->log_prefix, sizeof(vm->log_prefix), "%s: ", backend->desc->name);
     vm->main_thread = pthread_self();
     vm->host = (struct plugvm_host){.size = sizeof(struct plugvm_host), .ctx = vm,
                                     .log = host_log, .gpa_to_hva = host_gpa_to_hva};

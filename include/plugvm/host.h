@@ -6,10 +6,11 @@
  * no call needs to say which instance it is for. A unit test fakes this
  * table to drive a plugin with no VM at all.
  *
- * Members may be NULL where the core (or a test's fake) does not provide the
- * service; a plugin checks with PLUGVM_HAS(host, struct plugvm_host, member)
- * before calling a member that the ABI marks optional, and gets -ENOSYS from
- * the core's stubs otherwise.
+ * Members are NULL where the core (or a test's fake) does not provide the
+ * service: today the core fills log and gpa_to_hva; the virtqueue, event
+ * loop and worker services arrive with the virtio-mmio transport. A plugin
+ * checks with PLUGVM_HAS(host, struct plugvm_host, member) before calling
+ * any member other than log and gpa_to_hva.
  */
 #ifndef PLUGVM_HOST_H
 #define PLUGVM_HOST_H
@@ -86,7 +87,7 @@ struct plugvm_host {
     /* Takes the next available chain of queue `queue` (0-based), validated:
      * 1 = a chain was taken (*out filled; its iov array is valid until the
      * chain is pushed), 0 = the avail ring is empty, -EIO = the guest broke
-     * the ring (the core has set DEVICE_NEEDS_RESET), -ENOSYS = no service. */
+     * the ring (the core has set DEVICE_NEEDS_RESET). */
     int (*vq_pop)(const struct plugvm_host *h, uint32_t queue, struct plugvm_chain *out);
     /* Returns a chain to the used ring with `written` bytes (the number the
      * device wrote into its writable buffers). Does not interrupt: call
