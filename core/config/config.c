@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "settings_check.h"
+#include "util/error.h"
 #include "util/paths.h"
 
 static const struct plugvm_setting_spec vm_spec[] = {
@@ -28,16 +29,6 @@ static const struct plugvm_setting_spec vm_spec[] = {
  * setup header's cmdline_size may say less, checked at boot. */
 #define CMDLINE_MAX 2047
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /* A file named by `vm.<name>`: it must exist and be a regular file. */
 static int resolve_file(const struct vm_config *c, const char *dir, const char *name, char **out,
                         char *err, size_t errlen)
@@ -49,13 +40,13 @@ static int resolve_file(const struct vm_config *c, const char *dir, const char *
     const char *value = config_setting_get_string(s);
     char *p = paths_find_image(dir, value);
     if (!p)
-        return fail(err, errlen,
+        return pv_fail(err, errlen,
                     "%s: setting 'vm.%s': file '%s' not found (looked beside the config file, in "
                     "$PLUGVM_IMAGE_PATH and plugvm's image folders)",
                     at, name, value);
     struct stat st;
     if (stat(p, &st) != 0 || !S_ISREG(st.st_mode)) {
-        fail(err, errlen, "%s: setting 'vm.%s': '%s' is not a regular file", at, name, p);
+        pv_fail(err, errlen, "%s: setting 'vm.%s': '%s' is not a regular file", at, name, p);
         free(p);
         return -1;
     }
@@ -67,7 +58,7 @@ static int load_vm(struct vm_config *c, const char *dir, char *err, size_t errle
 {
     const config_setting_t *vm = config_lookup(&c->cfg, "vm");
     if (!vm)
-        return fail(err, errlen, "%s: missing group 'vm' (vm = { kernel = \"...\"; memory_mib = N; })",
+        return pv_fail(err, errlen, "%s: missing group 'vm' (vm = { kernel = \"...\"; memory_mib = N; })",
                     c->path);
     if (settings_check(c->path, vm, "vm", vm_spec, NULL, err, errlen))
         return -1;
@@ -82,7 +73,7 @@ static int load_vm(struct vm_config *c, const char *dir, char *err, size_t errle
     config_setting_lookup_string(vm, "cmdline", &c->cmdline);
     char at[512];
     if (strlen(c->cmdline) > CMDLINE_MAX)
-        return fail(err, errlen, "%s: setting 'vm.cmdline' is %zu bytes; expected at most %d",
+        return pv_fail(err, errlen, "%s: setting 'vm.cmdline' is %zu bytes; expected at most %d",
                     settings_where(c->path, config_setting_get_member(vm, "cmdline"), at,
                                    sizeof(at)),
                     strlen(c->cmdline), CMDLINE_MAX);
@@ -98,10 +89,10 @@ static int load_vm(struct vm_config *c, const char *dir, char *err, size_t errle
         const char *name = config_setting_get_string_elem(masks, i);
         settings_where(c->path, masks, at, sizeof(at));
         if (c->ncpuid_masks == VM_MAX_CPUID_MASKS)
-            return fail(err, errlen, "%s: setting 'vm.cpuid_disable' has more than %d entries", at,
+            return pv_fail(err, errlen, "%s: setting 'vm.cpuid_disable' has more than %d entries", at,
                         VM_MAX_CPUID_MASKS);
         if (cpuid_feature_lookup(name, &c->cpuid_masks[c->ncpuid_masks++]))
-            return fail(err, errlen,
+            return pv_fail(err, errlen,
                         "%s: setting 'vm.cpuid_disable': unknown CPUID feature '%s'; expected one "
                         "of: %s, or LEAF:INDEX:REG:BIT such as \"0x1:0:ecx:13\"",
                         at, name, cpuid_feature_names());
@@ -117,11 +108,11 @@ static int load_devices(struct vm_config *c, char *err, size_t errlen)
     char at[512];
     settings_where(c->path, list, at, sizeof(at));
     if (!config_setting_is_list(list) && !config_setting_is_array(list))
-        return fail(err, errlen, "%s: 'devices' must be a list of groups, ( { plugin = \"...\"; } )",
+        return pv_fail(err, errlen, "%s: 'devices' must be a list of groups, ( { plugin = \"...\"; } )",
                     at);
     int n = config_setting_length(list);
     if (n > VM_MAX_DEVICES)
-        return fail(err, errlen, "%s: 'devices' has %d entries; at most %d are supported", at, n,
+        return pv_fail(err, errlen, "%s: 'devices' has %d entries; at most %d are supported", at, n,
                     VM_MAX_DEVICES);
     for (int i = 0; i < n; i++) {
         struct device_config *d = &c->devices[i];
@@ -129,10 +120,10 @@ static int load_devices(struct vm_config *c, char *err, size_t errlen)
         snprintf(d->where, sizeof(d->where), "devices[%d]", i);
         settings_where(c->path, d->group, at, sizeof(at));
         if (!config_setting_is_group(d->group))
-            return fail(err, errlen, "%s: '%s' must be a group, { plugin = \"...\"; ... }", at,
+            return pv_fail(err, errlen, "%s: '%s' must be a group, { plugin = \"...\"; ... }", at,
                         d->where);
         if (!config_setting_lookup_string(d->group, "plugin", &d->plugin))
-            return fail(err, errlen, "%s: '%s' needs a string setting 'plugin' naming its device "
+            return pv_fail(err, errlen, "%s: '%s' needs a string setting 'plugin' naming its device "
                         "plugin", at, d->where);
     }
     c->ndevices = (size_t)n;
@@ -146,18 +137,18 @@ int config_load(struct vm_config *c, const char *path, char *err, size_t errlen)
     c->path = strdup(path);
     struct stat st;
     if (stat(path, &st) != 0) {
-        fail(err, errlen, "%s: cannot read config file: %s", path, strerror(errno));
+        pv_fail(err, errlen, "%s: cannot read config file: %s", path, strerror(errno));
         goto bad;
     }
     if (!S_ISREG(st.st_mode)) {
-        fail(err, errlen, "%s: not a regular file", path);
+        pv_fail(err, errlen, "%s: not a regular file", path);
         goto bad;
     }
     char *dir = paths_dirname(path);
     config_set_include_dir(&c->cfg, dir);
     if (!config_read_file(&c->cfg, path)) {
         const char *f = config_error_file(&c->cfg);
-        fail(err, errlen, "%s:%d: syntax error: %s", f ? f : path, config_error_line(&c->cfg),
+        pv_fail(err, errlen, "%s:%d: syntax error: %s", f ? f : path, config_error_line(&c->cfg),
              config_error_text(&c->cfg));
         free(dir);
         goto bad;
@@ -170,7 +161,7 @@ int config_load(struct vm_config *c, const char *path, char *err, size_t errlen)
         const char *name = config_setting_name(s);
         if (strcmp(name, "vm") && strcmp(name, "devices")) {
             char at[512];
-            fail(err, errlen, "%s: unknown top-level setting '%s'; expected 'vm' or 'devices'",
+            pv_fail(err, errlen, "%s: unknown top-level setting '%s'; expected 'vm' or 'devices'",
                  settings_where(path, s, at, sizeof(at)), name);
             free(dir);
             goto bad;

@@ -144,25 +144,6 @@ static const struct loaded_plugin *find_loaded(const struct plugin_set *set, con
     return NULL;
 }
 
-struct search {
-    const char *name;
-    char *found;
-};
-
-static int search_dir(const char *dir, void *arg)
-{
-    struct search *s = arg;
-    char *p;
-    if (asprintf(&p, "%s/plugvm-%s.so", dir, s->name) < 0)
-        return 0;
-    if (access(p, F_OK) == 0) {
-        s->found = p;
-        return 1;
-    }
-    free(p);
-    return 0;
-}
-
 const struct loaded_plugin *loader_get(struct plugin_set *set, const char *ref, uint32_t kind,
                                        char *err, size_t errlen)
 {
@@ -174,20 +155,21 @@ const struct loaded_plugin *loader_get(struct plugin_set *set, const char *ref, 
         if (!p)
             p = loader_load_path(set, ref, err, errlen);
     } else if (!(p = find_loaded(set, ref))) {
-        struct search s = {.name = ref};
-        paths_each_plugin_dir(search_dir, &s);
-        if (!s.found) {
+        char file[64];
+        snprintf(file, sizeof(file), "plugvm-%s.so", ref);
+        char *found = strlen(ref) < 32 ? paths_find_plugin(file) : NULL;
+        if (!found) {
             snprintf(err, errlen, "plugin '%s' not found: no plugvm-%s.so in the build tree, "
                      "$PLUGVM_PLUGIN_PATH or %s (`plugvm plugins` lists what is found)",
                      ref, ref, PLUGVM_INSTALL_PLUGIN_DIR);
             return NULL;
         }
-        p = loader_load_path(set, s.found, err, errlen);
+        p = loader_load_path(set, found, err, errlen);
         if (p && strcmp(p->desc->name, ref) != 0) {
-            refuse(err, errlen, s.found, "declares the name '%s', expected '%s'", p->desc->name, ref);
+            refuse(err, errlen, found, "declares the name '%s', expected '%s'", p->desc->name, ref);
             p = NULL;
         }
-        free(s.found);
+        free(found);
     }
     if (p && p->desc->kind != kind) {
         refuse(err, errlen, p->path, "plugin '%s' is a %s plugin; a %s plugin is needed here",

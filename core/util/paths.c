@@ -61,6 +61,13 @@ static int try_dir(const char *dir, void *arg)
     return 0;
 }
 
+char *paths_find_plugin(const char *file)
+{
+    struct find_ctx c = {.name = file};
+    paths_each_plugin_dir(try_dir, &c);
+    return c.found;
+}
+
 char *paths_find_image(const char *base_dir, const char *name)
 {
     if (name[0] == '/')

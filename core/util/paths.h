@@ -18,6 +18,10 @@ bool paths_in_build_tree(void);
  * Calls fn for each; stops early when fn returns non-zero. */
 void paths_each_plugin_dir(int (*fn)(const char *dir, void *arg), void *arg);
 
+/* The first `file` (a plain name, "plugvm-kvm.so") found in the plugin
+ * folders, in their search order; malloc'd path, or NULL. */
+char *paths_find_plugin(const char *file);
+
 /* Resolves a file named in a config: absolute paths as they are; relative
  * ones against `base_dir` (the config file's folder), then each entry of
  * $PLUGVM_IMAGE_PATH, then the build tree's images/, then the install

@@ -22,6 +22,7 @@
 #include "kernel.h"
 #include "layout.h"
 #include "mptable.h"
+#include "util/error.h"
 
 /* PVH's start-of-day structure, version 1 (with the memory map). */
 #define HVM_START_MAGIC 0x336ec578
@@ -49,16 +50,6 @@ struct hvm_memmap_table_entry {
 /* Protocol 2.03+ tells the highest initrd address; older kernels get the
  * protocol's documented default. */
 #define INITRD_ADDR_MAX_DEFAULT 0x37ffffffull
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static uint64_t gdt_entry(uint16_t flags, uint32_t base, uint32_t limit)
 {
@@ -142,11 +133,11 @@ static int load_initrd(const struct x86_boot_config *bc, const struct guest_mem 
 {
     int fd = open(bc->initrd, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return fail(err, errlen, "%s: cannot open initrd: %s", bc->initrd, strerror(errno));
+        return pv_fail(err, errlen, "%s: cannot open initrd: %s", bc->initrd, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return fail(err, errlen, "%s: initrd is not a regular file", bc->initrd);
+        return pv_fail(err, errlen, "%s: initrd is not a regular file", bc->initrd);
     }
     uint64_t size = (uint64_t)st.st_size;
     /* Highest page-aligned place that ends at or below both the protocol's
@@ -156,7 +147,7 @@ static int load_initrd(const struct x86_boot_config *bc, const struct guest_mem 
         top = addr_max + 1;
     if (size > top || ((top - size) & ~0xfffull) < kernel_end) {
         close(fd);
-        return fail(err, errlen,
+        return pv_fail(err, errlen,
                     "%s: initrd of %llu bytes does not fit in guest RAM between the kernel's end "
                     "(0x%llx) and 0x%llx: raise vm.memory_mib",
                     bc->initrd, (unsigned long long)size, (unsigned long long)kernel_end,
@@ -168,7 +159,7 @@ static int load_initrd(const struct x86_boot_config *bc, const struct guest_mem 
         ssize_t n = read(fd, dst + done, size - done);
         if (n <= 0) {
             close(fd);
-            return fail(err, errlen, "%s: cannot read initrd: %s", bc->initrd,
+            return pv_fail(err, errlen, "%s: cannot read initrd: %s", bc->initrd,
                         n < 0 ? strerror(errno) : "file shrank while being read");
         }
         done += (uint64_t)n;
@@ -186,14 +177,14 @@ static int setup_linux64(const struct x86_boot_config *bc, const struct guest_me
 {
     struct boot_params *bp = guest_mem_ptr(m, X86_ZERO_PAGE_ADDR, sizeof(*bp));
     if (!bp)
-        return fail(err, errlen, "guest RAM too small for the zero page");
+        return pv_fail(err, errlen, "guest RAM too small for the zero page");
     memset(bp, 0, sizeof(*bp));
     size_t cmdlen = strlen(bc->cmdline);
     if (k->has_setup_header) {
         bp->hdr = k->hdr;
         /* Protocol 2.06+: the kernel says how long a command line it takes. */
         if (k->hdr.version >= 0x206 && cmdlen > k->hdr.cmdline_size)
-            return fail(err, errlen,
+            return pv_fail(err, errlen,
                         "%s: the command line is %zu bytes; this kernel accepts at most %u",
                         bc->kernel, cmdlen, k->hdr.cmdline_size);
     } else {
@@ -229,7 +220,7 @@ static int setup_linux64(const struct x86_boot_config *bc, const struct guest_me
 
     struct plugvm_x86_regs *r = &out->regs;
     if (write_gdt(m, r, true) || write_page_tables(m))
-        return fail(err, errlen, "guest RAM too small for the boot tables");
+        return pv_fail(err, errlen, "guest RAM too small for the boot tables");
     r->rip = k->entry64;
     r->rsi = X86_ZERO_PAGE_ADDR;
     r->rsp = r->rbp = X86_BOOT_STACK_ADDR;
@@ -255,7 +246,7 @@ static int setup_pvh(const struct x86_boot_config *bc, const struct guest_mem *m
         guest_mem_ptr(m, memmap_addr, n * sizeof(struct hvm_memmap_table_entry));
     struct hvm_modlist_entry *mod = guest_mem_ptr(m, modlist_addr, sizeof(*mod));
     if (!si || !mm || !mod)
-        return fail(err, errlen, "guest RAM too small for hvm_start_info");
+        return pv_fail(err, errlen, "guest RAM too small for hvm_start_info");
     memset(si, 0, sizeof(*si));
     for (size_t i = 0; i < n; i++)
         mm[i] = (struct hvm_memmap_table_entry){e[i].addr, e[i].size, e[i].type, 0};
@@ -276,7 +267,7 @@ static int setup_pvh(const struct x86_boot_config *bc, const struct guest_mem *m
     }
     struct plugvm_x86_regs *r = &out->regs;
     if (write_gdt(m, r, false))
-        return fail(err, errlen, "guest RAM too small for the boot tables");
+        return pv_fail(err, errlen, "guest RAM too small for the boot tables");
     r->rip = k->pvh_entry;
     r->rbx = X86_PVH_INFO_ADDR;
     r->cr0 = CR0_PE | CR0_ET;
@@ -290,26 +281,26 @@ int x86_boot_setup(const struct x86_boot_config *bc, const struct guest_mem *m,
     memset(out, 0, sizeof(*out));
     size_t cmdlen = strlen(bc->cmdline);
     if (cmdlen >= X86_CMDLINE_MAX)
-        return fail(err, errlen, "command line is %zu bytes; at most %llu fit", cmdlen,
+        return pv_fail(err, errlen, "command line is %zu bytes; at most %llu fit", cmdlen,
                     X86_CMDLINE_MAX - 1);
     struct x86_kernel_image k;
     if (x86_kernel_load(bc->kernel, m, &k, err, errlen))
         return -1;
     if (k.start < X86_HIGH_MEMORY)
-        return fail(err, errlen, "%s: kernel loads at 0x%llx, below 1 MiB where plugvm keeps its "
+        return pv_fail(err, errlen, "%s: kernel loads at 0x%llx, below 1 MiB where plugvm keeps its "
                     "boot tables", bc->kernel, (unsigned long long)k.start);
     char *cmd = guest_mem_ptr(m, X86_CMDLINE_ADDR, X86_CMDLINE_MAX);
     if (!cmd)
-        return fail(err, errlen, "guest RAM too small for the command line");
+        return pv_fail(err, errlen, "guest RAM too small for the command line");
     memset(cmd, 0, X86_CMDLINE_MAX);
     memcpy(cmd, bc->cmdline, cmdlen);
     /* Both: the MADT for ACPI kernels, the MP table for kernels without
      * ACPI. Linux prefers the MADT when it finds both. */
     if (x86_mptable_write(m, bc->vcpus))
-        return fail(err, errlen, "cannot write the MP table for %u vCPUs", bc->vcpus);
+        return pv_fail(err, errlen, "cannot write the MP table for %u vCPUs", bc->vcpus);
     uint64_t rsdp = x86_acpi_write(m, bc->vcpus);
     if (!rsdp)
-        return fail(err, errlen, "cannot write the ACPI tables for %u vCPUs", bc->vcpus);
+        return pv_fail(err, errlen, "cannot write the ACPI tables for %u vCPUs", bc->vcpus);
     /* A Linux kernel with a setup header takes the 64-bit boot protocol
      * (the protocol Linux documents and tests most); a plain ELF with a PVH
      * note takes PVH; a plain ELF without one is treated as a vmlinux. */

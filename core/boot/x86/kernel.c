@@ -8,6 +8,7 @@
  * guest_mem_ptr() for the whole range first.
  */
 #include "boot/x86/kernel.h"
+#include "util/error.h"
 
 #include <archive.h>
 #include <elf.h>
@@ -42,18 +43,6 @@
 
 /* XEN_ELFNOTE_PHYS32_ENTRY from xen/include/public/elfnote.h. */
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
-
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-                                                      ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static uint16_t le16(const uint8_t *p)
 {
@@ -92,29 +81,29 @@ static int elf_check_header(const char *what, const uint8_t *data, size_t size, 
                             char *err, size_t errlen)
 {
     if (size < sizeof(*eh))
-        return fail(err, errlen, "%s: truncated: ELF header needs %zu bytes, file has %zu", what,
+        return pv_fail(err, errlen, "%s: truncated: ELF header needs %zu bytes, file has %zu", what,
                     sizeof(*eh), size);
     memcpy(eh, data, sizeof(*eh));
     if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0)
-        return fail(err, errlen, "%s: not an ELF file", what);
+        return pv_fail(err, errlen, "%s: not an ELF file", what);
     if (eh->e_ident[EI_CLASS] != ELFCLASS64)
-        return fail(err, errlen, "%s: not a 64-bit ELF (class %u)", what, eh->e_ident[EI_CLASS]);
+        return pv_fail(err, errlen, "%s: not a 64-bit ELF (class %u)", what, eh->e_ident[EI_CLASS]);
     if (eh->e_ident[EI_DATA] != ELFDATA2LSB)
-        return fail(err, errlen, "%s: not a little-endian ELF (data %u)", what,
+        return pv_fail(err, errlen, "%s: not a little-endian ELF (data %u)", what,
                     eh->e_ident[EI_DATA]);
     if (eh->e_machine != EM_X86_64)
-        return fail(err, errlen, "%s: ELF machine %u is not x86_64 (%u)", what, eh->e_machine,
+        return pv_fail(err, errlen, "%s: ELF machine %u is not x86_64 (%u)", what, eh->e_machine,
                     EM_X86_64);
     /* A kernel is linked at fixed physical addresses; ET_DYN would need
      * a load base and relocation that nothing here provides. */
     if (eh->e_type != ET_EXEC)
-        return fail(err, errlen, "%s: ELF type %u is not an executable (ET_EXEC)", what,
+        return pv_fail(err, errlen, "%s: ELF type %u is not an executable (ET_EXEC)", what,
                     eh->e_type);
     if (eh->e_phnum && eh->e_phentsize < sizeof(Elf64_Phdr))
-        return fail(err, errlen, "%s: ELF program header size %u is smaller than %zu", what,
+        return pv_fail(err, errlen, "%s: ELF program header size %u is smaller than %zu", what,
                     eh->e_phentsize, sizeof(Elf64_Phdr));
     if (!in_bounds(eh->e_phoff, (uint64_t)eh->e_phnum * eh->e_phentsize, size))
-        return fail(err, errlen,
+        return pv_fail(err, errlen,
                     "%s: truncated: ELF program headers (offset 0x%llx, %u x %u bytes) extend "
                     "past the end of the file (%zu bytes)",
                     what, (unsigned long long)eh->e_phoff, eh->e_phnum, eh->e_phentsize, size);
@@ -169,7 +158,7 @@ static int load_elf(const char *what, const uint8_t *data, size_t size,
         read_phdr(data, &eh, i, &ph);
         if (ph.p_type == PT_NOTE) {
             if (!in_bounds(ph.p_offset, ph.p_filesz, size))
-                return fail(err, errlen,
+                return pv_fail(err, errlen,
                             "%s: PT_NOTE segment %u (offset 0x%llx, 0x%llx bytes) extends past "
                             "the end of the file (%zu bytes)",
                             what, i, (unsigned long long)ph.p_offset,
@@ -182,21 +171,21 @@ static int load_elf(const char *what, const uint8_t *data, size_t size,
             continue;
         nload++;
         if (!in_bounds(ph.p_offset, ph.p_filesz, size))
-            return fail(err, errlen,
+            return pv_fail(err, errlen,
                         "%s: PT_LOAD segment %u (offset 0x%llx, 0x%llx bytes) extends past the "
                         "end of the file (%zu bytes)",
                         what, i, (unsigned long long)ph.p_offset,
                         (unsigned long long)ph.p_filesz, size);
         if (ph.p_filesz > ph.p_memsz)
-            return fail(err, errlen,
+            return pv_fail(err, errlen,
                         "%s: PT_LOAD segment %u has p_filesz 0x%llx larger than p_memsz 0x%llx",
                         what, i, (unsigned long long)ph.p_filesz, (unsigned long long)ph.p_memsz);
         if (ph.p_memsz > UINT64_MAX - ph.p_paddr)
-            return fail(err, errlen,
+            return pv_fail(err, errlen,
                         "%s: PT_LOAD segment %u: p_paddr 0x%llx + p_memsz 0x%llx overflows", what,
                         i, (unsigned long long)ph.p_paddr, (unsigned long long)ph.p_memsz);
         if (!guest_mem_ptr(mem, ph.p_paddr, ph.p_memsz))
-            return fail(err, errlen,
+            return pv_fail(err, errlen,
                         "%s: PT_LOAD segment %u [0x%llx, 0x%llx) is outside guest RAM (%s)", what,
                         i, (unsigned long long)ph.p_paddr,
                         (unsigned long long)(ph.p_paddr + ph.p_memsz), ram);
@@ -206,7 +195,7 @@ static int load_elf(const char *what, const uint8_t *data, size_t size,
             end = ph.p_paddr + ph.p_memsz;
     }
     if (!nload)
-        return fail(err, errlen, "%s: ELF has no PT_LOAD segment", what);
+        return pv_fail(err, errlen, "%s: ELF has no PT_LOAD segment", what);
 
     /* vmlinux links its entry at a physical address (ENTRY(phys_startup_64)),
      * other kernels at a virtual one: try the virtual ranges first, then
@@ -227,7 +216,7 @@ static int load_elf(const char *what, const uint8_t *data, size_t size,
         }
     }
     if (!have_entry)
-        return fail(err, errlen, "%s: entry point 0x%llx is outside every loadable segment",
+        return pv_fail(err, errlen, "%s: entry point 0x%llx is outside every loadable segment",
                     what, (unsigned long long)eh.e_entry);
 
     for (unsigned i = 0; i < eh.e_phnum; i++) {
@@ -237,7 +226,7 @@ static int load_elf(const char *what, const uint8_t *data, size_t size,
             continue;
         uint8_t *dst = guest_mem_ptr(mem, ph.p_paddr, ph.p_memsz);
         if (!dst) /* checked above; kept so no path writes unchecked */
-            return fail(err, errlen, "%s: PT_LOAD segment %u is outside guest RAM", what, i);
+            return pv_fail(err, errlen, "%s: PT_LOAD segment %u is outside guest RAM", what, i);
         memcpy(dst, data + ph.p_offset, ph.p_filesz);
         memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
     }
@@ -275,7 +264,7 @@ static int inflate_payload(const uint8_t *src, size_t srclen, int64_t trailer, u
 {
     struct archive *a = archive_read_new();
     if (!a) {
-        fail(why, whylen, "cannot allocate a decompressor");
+        pv_fail(why, whylen, "cannot allocate a decompressor");
         return -2;
     }
     archive_read_support_filter_gzip(a);
@@ -292,7 +281,7 @@ static int inflate_payload(const uint8_t *src, size_t srclen, int64_t trailer, u
     struct archive_entry *entry;
     if (archive_read_open_memory(a, src, srclen) != ARCHIVE_OK ||
         archive_read_next_header(a, &entry) != ARCHIVE_OK) {
-        fail(why, whylen, "corrupt or unsupported compressed payload: %s",
+        pv_fail(why, whylen, "corrupt or unsupported compressed payload: %s",
              archive_error_string(a) ? archive_error_string(a) : "unrecognized data");
         /* Opening decodes a little to look for nested filters, so a
          * short gzip stream fails here: the whole read tells better. */
@@ -311,7 +300,7 @@ static int inflate_payload(const uint8_t *src, size_t srclen, int64_t trailer, u
      * "compression" rather than blaming the ELF it is not. */
     if (filter == ARCHIVE_FILTER_NONE &&
         (srclen < SELFMAG || memcmp(src, ELFMAG, SELFMAG) != 0)) {
-        fail(why, whylen,
+        pv_fail(why, whylen,
              "corrupt or unsupported compressed payload: not gzip, bzip2, lzma, xz, lz4 or zstd");
         rc = -2;
         goto out;
@@ -328,14 +317,14 @@ static int inflate_payload(const uint8_t *src, size_t srclen, int64_t trailer, u
         if (r == ARCHIVE_EOF)
             break;
         if (r != ARCHIVE_OK) {
-            fail(why, whylen, "corrupt or unsupported compressed payload: %s",
+            pv_fail(why, whylen, "corrupt or unsupported compressed payload: %s",
                  archive_error_string(a) ? archive_error_string(a) : "read error");
             goto out;
         }
         if (blen == 0)
             continue;
         if (blen > MAX_DECOMPRESSED - len) {
-            fail(why, whylen, "payload decompresses to more than %llu MiB",
+            pv_fail(why, whylen, "payload decompresses to more than %llu MiB",
                  MAX_DECOMPRESSED >> 20);
             rc = -2;
             goto out;
@@ -348,7 +337,7 @@ static int inflate_payload(const uint8_t *src, size_t srclen, int64_t trailer, u
                 ncap = MAX_DECOMPRESSED;
             uint8_t *nbuf = realloc(buf, ncap);
             if (!nbuf) {
-                fail(why, whylen, "out of memory decompressing the payload");
+                pv_fail(why, whylen, "out of memory decompressing the payload");
                 rc = -2;
                 goto out;
             }
@@ -363,7 +352,7 @@ static int inflate_payload(const uint8_t *src, size_t srclen, int64_t trailer, u
     if (filter == ARCHIVE_FILTER_GZIP && srclen >= 4)
         trailer = le32(src + srclen - 4);
     if (trailer != NO_SIZE_TRAILER && (uint32_t)len != (uint64_t)trailer) {
-        fail(why, whylen,
+        pv_fail(why, whylen,
              "corrupt or unsupported compressed payload: decompressed %zu bytes, the payload's "
              "last 4 bytes say %llu",
              len, (unsigned long long)trailer);
@@ -400,7 +389,7 @@ static int decompress(const char *name, const uint8_t *src, size_t srclen, uint8
         }
     }
     if (rc != 0)
-        return fail(err, errlen, "%s: %s", name, why);
+        return pv_fail(err, errlen, "%s: %s", name, why);
     return 0;
 }
 
@@ -409,18 +398,18 @@ static int load_bzimage(const char *name, const uint8_t *data, size_t size,
                         size_t errlen)
 {
     if (size < PAYLOAD_FIELDS_END)
-        return fail(err, errlen, "%s: truncated: setup header needs 0x%zx bytes, file has %zu",
+        return pv_fail(err, errlen, "%s: truncated: setup header needs 0x%zx bytes, file has %zu",
                     name, (size_t)PAYLOAD_FIELDS_END, size);
     uint16_t version = le16(data + VERSION_OFFSET);
     if (version < MIN_PROTOCOL)
-        return fail(err, errlen,
+        return pv_fail(err, errlen,
                     "%s: boot protocol %u.%02u is too old (payload_offset needs 2.08 or later)",
                     name, version >> 8, version & 0xff);
     /* The header ends where the jump at 0x200 lands; bytes past it are
      * setup code, not fields, and must not be read as such. */
     size_t hdr_end = HEADER_OFFSET + data[JUMP_OFFSET + 1];
     if (hdr_end < PAYLOAD_FIELDS_END)
-        return fail(err, errlen,
+        return pv_fail(err, errlen,
                     "%s: setup header ends at 0x%zx, before payload_offset/payload_length "
                     "despite protocol %u.%02u",
                     name, hdr_end, version >> 8, version & 0xff);
@@ -438,12 +427,12 @@ static int load_bzimage(const char *name, const uint8_t *data, size_t size,
     uint64_t payload = pm_offset + out->hdr.payload_offset;
     uint64_t plen = out->hdr.payload_length;
     if (!in_bounds(payload, plen, size))
-        return fail(err, errlen,
+        return pv_fail(err, errlen,
                     "%s: payload (offset 0x%llx, length 0x%llx) extends past the end of the file "
                     "(%zu bytes)",
                     name, (unsigned long long)payload, (unsigned long long)plen, size);
     if (plen == 0)
-        return fail(err, errlen, "%s: empty payload (payload_length 0)", name);
+        return pv_fail(err, errlen, "%s: empty payload (payload_length 0)", name);
 
     uint8_t *elf = NULL;
     size_t elflen = 0;
@@ -465,7 +454,7 @@ int x86_kernel_load_buffer(const char *name, const uint8_t *data, size_t size,
     if (err && errlen)
         err[0] = '\0';
     if (size == 0)
-        return fail(err, errlen, "%s: empty file", name);
+        return pv_fail(err, errlen, "%s: empty file", name);
     if (size >= VERSION_OFFSET && le32(data + HEADER_OFFSET) == HDRS_MAGIC &&
         le16(data + BOOT_FLAG_OFFSET) == BOOT_FLAG_MAGIC) {
         out->format = X86_KERNEL_BZIMAGE;
@@ -475,7 +464,7 @@ int x86_kernel_load_buffer(const char *name, const uint8_t *data, size_t size,
         out->format = X86_KERNEL_ELF;
         return load_elf(name, data, size, mem, out, err, errlen);
     }
-    return fail(err, errlen, "%s: not a bzImage or ELF kernel", name);
+    return pv_fail(err, errlen, "%s: not a bzImage or ELF kernel", name);
 }
 
 int x86_kernel_load(const char *path, const struct guest_mem *mem, struct x86_kernel_image *out,
@@ -484,27 +473,27 @@ int x86_kernel_load(const char *path, const struct guest_mem *mem, struct x86_ke
     memset(out, 0, sizeof(*out));
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return pv_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
-        return fail(err, errlen, "%s: cannot stat: %s", path, strerror(e));
+        return pv_fail(err, errlen, "%s: cannot stat: %s", path, strerror(e));
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        return fail(err, errlen, "%s: not a regular file", path);
+        return pv_fail(err, errlen, "%s: not a regular file", path);
     }
     if ((uint64_t)st.st_size > MAX_FILE_SIZE) {
         close(fd);
-        return fail(err, errlen, "%s: too large for a kernel (%lld bytes, limit %llu MiB)", path,
+        return pv_fail(err, errlen, "%s: too large for a kernel (%lld bytes, limit %llu MiB)", path,
                     (long long)st.st_size, MAX_FILE_SIZE >> 20);
     }
     size_t size = (size_t)st.st_size;
     uint8_t *buf = malloc(size ? size : 1);
     if (!buf) {
         close(fd);
-        return fail(err, errlen, "%s: out of memory reading %zu bytes", path, size);
+        return pv_fail(err, errlen, "%s: out of memory reading %zu bytes", path, size);
     }
     size_t got = 0;
     while (got < size) {
@@ -516,8 +505,8 @@ int x86_kernel_load(const char *path, const struct guest_mem *mem, struct x86_ke
             free(buf);
             close(fd);
             if (e)
-                return fail(err, errlen, "%s: read error: %s", path, strerror(e));
-            return fail(err, errlen, "%s: file shrank while being read (%zu of %zu bytes)", path,
+                return pv_fail(err, errlen, "%s: read error: %s", path, strerror(e));
+            return pv_fail(err, errlen, "%s: file shrank while being read (%zu of %zu bytes)", path,
                         got, size);
         }
         got += (size_t)n;
