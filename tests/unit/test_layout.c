@@ -134,7 +134,7 @@ static void acpi_madt_counts_cpus(void **state)
     struct guest_mem m;
     assert_int_equal(guest_mem_init(&m, 16 * MiB), 0);
     for (uint32_t cpus = 1; cpus <= 64; cpus++) {
-        uint64_t rsdp = x86_acpi_write(&m, cpus);
+        uint64_t rsdp = x86_acpi_write(&m, cpus, NULL, 0);
         assert_int_equal(rsdp, X86_ACPI_ADDR);
         uint8_t *r = guest_mem_ptr(&m, rsdp, 36);
         assert_memory_equal(r, "RSD PTR ", 8);

@@ -105,8 +105,11 @@ static void seal(struct acpi_header *h)
 
 #define ALIGN16(x) (((x) + 15) & ~(uint64_t)15)
 
-uint64_t x86_acpi_write(const struct guest_mem *m, uint32_t vcpus)
+uint64_t x86_acpi_write(const struct guest_mem *m, uint32_t vcpus,
+                        const struct acpi_virtio_mmio *devs, size_t ndevs)
 {
+    (void)devs;
+    (void)ndevs;
     uint64_t rsdp_at = X86_ACPI_ADDR;
     uint64_t xsdt_at = ALIGN16(rsdp_at + sizeof(struct acpi_rsdp));
     uint64_t xsdt_len = sizeof(struct acpi_header) + 2 * 8;

@@ -298,7 +298,7 @@ int x86_boot_setup(const struct x86_boot_config *bc, const struct guest_mem *m,
      * ACPI. Linux prefers the MADT when it finds both. */
     if (x86_mptable_write(m, bc->vcpus))
         return pv_fail(err, errlen, "cannot write the MP table for %u vCPUs", bc->vcpus);
-    uint64_t rsdp = x86_acpi_write(m, bc->vcpus);
+    uint64_t rsdp = x86_acpi_write(m, bc->vcpus, bc->devs, bc->ndevs);
     if (!rsdp)
         return pv_fail(err, errlen, "cannot write the ACPI tables for %u vCPUs", bc->vcpus);
     /* A Linux kernel with a setup header takes the 64-bit boot protocol

@@ -13,6 +13,7 @@
 
 #include <plugvm/backend.h>
 
+#include "acpi.h"
 #include "memory/guest_mem.h"
 
 struct x86_boot_config {
@@ -20,6 +21,8 @@ struct x86_boot_config {
     const char *initrd;  /* path or NULL */
     const char *cmdline; /* NUL-terminated, < X86_CMDLINE_MAX bytes */
     uint32_t vcpus;
+    const struct acpi_virtio_mmio *devs; /* virtio-mmio windows for the DSDT */
+    size_t ndevs;
 };
 
 /* How the kernel was entered, for logs and tests. */
