@@ -232,13 +232,16 @@ static int kvm_irq_line(struct plugvm_vm *vm, uint32_t gsi, int level)
     return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
 }
 
-static int kvm_ioeventfd(struct plugvm_vm *vm, uint64_t gpa, uint32_t len, int fd, bool deassign)
+static int kvm_ioeventfd(struct plugvm_vm *vm, uint64_t gpa, uint32_t len, uint64_t datamatch,
+                         uint32_t flags, int fd)
 {
     struct kvm_ioeventfd io = {
+        .datamatch = datamatch,
         .addr = gpa,
         .len = len,
         .fd = fd,
-        .flags = deassign ? KVM_IOEVENTFD_FLAG_DEASSIGN : 0,
+        .flags = ((flags & PLUGVM_IOEVENTFD_DATAMATCH) ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0) |
+                 ((flags & PLUGVM_IOEVENTFD_DEASSIGN) ? KVM_IOEVENTFD_FLAG_DEASSIGN : 0),
     };
     return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
 }

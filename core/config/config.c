@@ -22,6 +22,9 @@ static const struct plugvm_setting_spec vm_spec[] = {
     {"initrd", PLUGVM_SETTING_STRING, 0, 0, -1, "initramfs file"},
     {"cmdline", PLUGVM_SETTING_STRING, 0, 0, -1, "kernel command line"},
     {"cpuid_disable", PLUGVM_SETTING_STRING_LIST, 0, 0, -1, "CPUID features to hide"},
+    {"acpi", PLUGVM_SETTING_BOOL, 0, 0, -1, "write ACPI tables"},
+    {"virtio_mmio_cmdline", PLUGVM_SETTING_BOOL, 0, 0, -1,
+     "append virtio_mmio.device= entries to the command line"},
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -69,6 +72,11 @@ static int load_vm(struct vm_config *c, const char *dir, char *err, size_t errle
     c->vcpus = config_setting_lookup_int(vm, "vcpus", &v) ? (uint32_t)v : 1;
     /* settings_check accepted it as an integer in range, 32- or 64-bit. */
     c->memory_mib = (uint64_t)config_setting_get_int64(config_setting_get_member(vm, "memory_mib"));
+    c->acpi = c->virtio_mmio_cmdline = true;
+    if (config_setting_lookup_bool(vm, "acpi", &v))
+        c->acpi = v;
+    if (config_setting_lookup_bool(vm, "virtio_mmio_cmdline", &v))
+        c->virtio_mmio_cmdline = v;
     c->cmdline = "console=ttyS0";
     config_setting_lookup_string(vm, "cmdline", &c->cmdline);
     char at[512];

@@ -16,7 +16,7 @@
 #include <plugvm/backend.h>
 
 #define VM_MAX_VCPUS 64
-#define VM_MAX_DEVICES 32
+#define VM_MAX_DEVICES 19 /* IOAPIC pins 5..23, one each (core/virtio/device.h) */
 #define VM_MAX_CPUID_MASKS 64
 #define VM_MIN_MEMORY_MIB 16
 #define VM_MAX_MEMORY_MIB (1024 * 1024) /* 1 TiB */
@@ -37,7 +37,9 @@ struct vm_config {
     uint64_t memory_mib; /* MiB of guest RAM */
     char *kernel;        /* resolved path */
     char *initrd;        /* resolved path, or NULL */
-    const char *cmdline; /* guest kernel command line */
+    const char *cmdline; /* guest kernel command line, as configured */
+    bool acpi;           /* write ACPI tables (default true) */
+    bool virtio_mmio_cmdline; /* append virtio_mmio.device= entries (default true) */
     struct plugvm_cpuid_mask cpuid_masks[VM_MAX_CPUID_MASKS];
     size_t ncpuid_masks;
     size_t ndevices;

@@ -21,13 +21,16 @@
 #include <plugvm/device.h>
 
 #include "boot/x86/boot.h"
+#include "boot/x86/layout.h"
 #include "config/settings_check.h"
 #include "devices/i8042.h"
 #include "devices/iobus.h"
 #include "devices/serial.h"
 #include "memory/guest_mem.h"
 #include "util/log.h"
+#include "virtio/device.h"
 #include "vm/console.h"
+#include "vm/eventloop.h"
 
 /* The signal a vCPU thread sends the main thread when the VM must stop. */
 #define STOP_SIGNAL SIGUSR2
@@ -50,6 +53,11 @@ struct vm {
     struct console console;
     atomic_uint unclaimed_mmio;
     char log_prefix[40]; /* "NAME: " of the backend, for its log lines */
+    struct eventloop loop;
+    struct device_env env;
+    size_t ndevices;
+    struct vm_device dev[VIRTIO_MAX_DEVICES];
+    char cmdline[X86_CMDLINE_MAX + 256]; /* the configured one, plus device entries */
 };
 
 static void host_log(const struct plugvm_host *h, enum plugvm_log_level level, const char *fmt, ...)
@@ -101,7 +109,12 @@ static void handle_io(struct vm *vm, struct plugvm_exit *e)
 
 static void handle_mmio(struct vm *vm, struct plugvm_exit *e)
 {
-    /* No MMIO devices yet: reads float high, writes are dropped. */
+    for (size_t i = 0; i < vm->ndevices; i++)
+        if (device_claims(&vm->dev[i], e->mmio.gpa)) {
+            device_mmio(&vm->dev[i], e->mmio.gpa, e->mmio.data, e->mmio.len, e->mmio.is_write);
+            return;
+        }
+    /* Nothing there: reads float high, writes are dropped. */
     atomic_fetch_add(&vm->unclaimed_mmio, 1);
     pv_debug("unclaimed MMIO %s at 0x%llx (%u bytes)", e->mmio.is_write ? "write" : "read",
              (unsigned long long)e->mmio.gpa, e->mmio.len);
@@ -207,7 +220,63 @@ static int exit_status(enum vm_stop why)
     }
 }
 
-static int setup(struct vm *vm, const struct loaded_plugin *backend)
+/* Every device's plugin is found and its settings checked against the
+ * plugin's own table before anything starts; then each instance is made. */
+static int create_devices(struct vm *vm, struct plugin_set *plugins)
+{
+    static const char *const handled_by_core[] = {"plugin", NULL};
+    const struct vm_config *cfg = vm->cfg;
+    char err[1024], at[512];
+    for (size_t i = 0; i < cfg->ndevices; i++) {
+        const struct device_config *d = &cfg->devices[i];
+        const struct loaded_plugin *p =
+            loader_get(plugins, d->plugin, PLUGVM_KIND_DEVICE, err, sizeof(err));
+        if (!p) {
+            pv_err("%s: %s: %s", settings_where(cfg->path, d->group, at, sizeof(at)), d->where, err);
+            return -1;
+        }
+        const struct plugvm_device_ops *ops = p->desc->ops;
+        if (settings_check(cfg->path, d->group, d->where, ops->settings, handled_by_core, err,
+                           sizeof(err))) {
+            pv_err("%s", err);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < cfg->ndevices; i++) {
+        const struct device_config *d = &cfg->devices[i];
+        const struct loaded_plugin *p =
+            loader_get(plugins, d->plugin, PLUGVM_KIND_DEVICE, err, sizeof(err));
+        vm->ndevices = i + 1;
+        if (device_create(&vm->dev[i], &vm->env, p, cfg->path, d->group, (unsigned)i, err,
+                          sizeof(err))) {
+            pv_err("%s: %s: %s", settings_where(cfg->path, d->group, at, sizeof(at)), d->where, err);
+            return -1;
+        }
+        pv_info("%s: virtio device %u at 0x%llx, IRQ %u", vm->dev[i].name,
+                vm->dev[i].info.device_id, (unsigned long long)vm->dev[i].base, vm->dev[i].gsi);
+    }
+    return 0;
+}
+
+/* The configured command line, then one virtio_mmio.device=SIZE@BASE:IRQ
+ * per device (Linux's CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES syntax). */
+static int build_cmdline(struct vm *vm)
+{
+    size_t n = (size_t)snprintf(vm->cmdline, sizeof(vm->cmdline), "%s", vm->cfg->cmdline);
+    for (size_t i = 0; vm->cfg->virtio_mmio_cmdline && i < vm->ndevices; i++)
+        n += (size_t)snprintf(vm->cmdline + n, sizeof(vm->cmdline) - n,
+                              "%svirtio_mmio.device=4K@0x%llx:%u", n ? " " : "",
+                              (unsigned long long)vm->dev[i].base, vm->dev[i].gsi);
+    if (n >= X86_CMDLINE_MAX) {
+        pv_err("%s: the command line with %zu virtio_mmio.device= entries is %zu bytes; at most "
+               "%llu fit: shorten vm.cmdline or set vm.virtio_mmio_cmdline = false",
+               vm->cfg->path, vm->ndevices, n, X86_CMDLINE_MAX - 1);
+        return -1;
+    }
+    return 0;
+}
+
+static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plugin_set *plugins)
 {
     const struct vm_config *cfg = vm->cfg;
     char why[512], note[512];
@@ -224,8 +293,19 @@ static int setup(struct vm *vm, const struct loaded_plugin *backend)
                strerror(-rc));
         return -1;
     }
+    vm->env = (struct device_env){.mem = &vm->mem, .be = vm->be, .loop = &vm->loop};
+    if (eventloop_init(&vm->loop)) {
+        pv_err("cannot create the event loop");
+        return -1;
+    }
+    if (create_devices(vm, plugins) || build_cmdline(vm))
+        return -1;
+    struct acpi_virtio_mmio windows[VIRTIO_MAX_DEVICES];
+    for (size_t i = 0; i < vm->ndevices; i++)
+        windows[i] = (struct acpi_virtio_mmio){vm->dev[i].base, VIRTIO_MMIO_WINDOW, vm->dev[i].gsi};
     struct x86_boot_config bc = {.kernel = cfg->kernel, .initrd = cfg->initrd,
-                                 .cmdline = cfg->cmdline, .vcpus = cfg->vcpus};
+                                 .cmdline = vm->cmdline, .vcpus = cfg->vcpus, .acpi = cfg->acpi,
+                                 .devs = windows, .ndevs = vm->ndevices};
     struct x86_boot_result boot;
     char err[1024];
     if (x86_boot_setup(&bc, &vm->mem, &boot, err, sizeof(err))) {
@@ -261,6 +341,17 @@ static int setup(struct vm *vm, const struct loaded_plugin *backend)
         }
     }
 
+    vm->env.bvm = vm->bvm;
+    for (size_t i = 0; i < vm->ndevices; i++)
+        if (device_connect(&vm->dev[i], err, sizeof(err))) {
+            pv_err("%s", err);
+            return -1;
+        }
+    if (eventloop_start(&vm->loop)) {
+        pv_err("cannot start the event loop thread");
+        return -1;
+    }
+
     vm->io = calloc(1, sizeof(*vm->io));
     if (!vm->io)
         return -1;
@@ -282,6 +373,11 @@ static void teardown(struct vm *vm, bool verbose)
         if (vm->thread_started[i])
             pthread_join(vm->thread[i], NULL);
     console_stop(&vm->console);
+    /* No vCPU runs now; stop doorbells, then the devices and their workers. */
+    eventloop_stop(&vm->loop);
+    for (size_t i = 0; i < vm->ndevices; i++)
+        device_destroy(&vm->dev[i]);
+    eventloop_destroy(&vm->loop);
     if (vm->io && verbose) {
         iobus_each_unclaimed(vm->io, list_unclaimed, NULL);
         unsigned m = atomic_load(&vm->unclaimed_mmio);
@@ -299,36 +395,6 @@ static void teardown(struct vm *vm, bool verbose)
     }
 }
 
-/* Every device's plugin is found and its settings checked against the
- * plugin's own table before anything starts. */
-static int check_devices(const struct vm_config *cfg, struct plugin_set *plugins)
-{
-    static const char *const handled_by_core[] = {"plugin", NULL};
-    char err[1024];
-    for (size_t i = 0; i < cfg->ndevices; i++) {
-        const struct device_config *d = &cfg->devices[i];
-        const struct loaded_plugin *p =
-            loader_get(plugins, d->plugin, PLUGVM_KIND_DEVICE, err, sizeof(err));
-        if (!p) {
-            char at[512];
-            pv_err("%s: %s: %s", settings_where(cfg->path, d->group, at, sizeof(at)), d->where, err);
-            return -1;
-        }
-        const struct plugvm_device_ops *ops = p->desc->ops;
-        if (settings_check(cfg->path, d->group, d->where, ops->settings, handled_by_core, err,
-                           sizeof(err))) {
-            pv_err("%s", err);
-            return -1;
-        }
-    }
-    if (cfg->ndevices) {
-        pv_err("%s: %s: device plugins cannot be attached yet (the virtio-mmio transport is not "
-               "built)", cfg->path, cfg->devices[0].where);
-        return -1;
-    }
-    return 0;
-}
-
 int vm_run(const struct vm_config *cfg, struct plugin_set *plugins, const struct vm_options *opt)
 {
     char err[1024];
@@ -338,8 +404,6 @@ int vm_run(const struct vm_config *cfg, struct plugin_set *plugins, const struct
         pv_err("%s", err);
         return 1;
     }
-    if (check_devices(cfg, plugins))
-        return 1;
     struct vm *vm = calloc(1, sizeof(*vm));
     if (!vm)
         return 1;
@@ -360,7 +424,7 @@ int vm_run(const struct vm_config *cfg, struct plugin_set *plugins, const struct
     sigaddset(&set, STOP_SIGNAL);
     pthread_sigmask(SIG_BLOCK, &set, &old);
 
-    if (setup(vm, backend) == 0 && console_start(&vm->console, &vm->serial, console_quit, vm) == 0) {
+    if (setup(vm, backend, plugins) == 0 && console_start(&vm->console, &vm->serial, console_quit, vm) == 0) {
         for (uint32_t i = 0; i < vm->nvcpus; i++) {
             struct vcpu_arg *va = malloc(sizeof(*va));
             *va = (struct vcpu_arg){vm, i};

@@ -142,6 +142,10 @@ struct plugvm_exit {
     };
 };
 
+/* Flags of ioeventfd. */
+#define PLUGVM_IOEVENTFD_DATAMATCH 0x1u
+#define PLUGVM_IOEVENTFD_DEASSIGN 0x2u
+
 /* Flags of map_memory. */
 #define PLUGVM_MEM_READONLY 0x1u
 
@@ -192,10 +196,14 @@ struct plugvm_backend_ops {
      * edge-triggered sources the core pulses 1 then 0. Any thread. */
     int (*irq_line)(struct plugvm_vm *vm, uint32_t gsi, int level);
 
-    /* Optional. Signals eventfd `fd` when the guest writes `len` bytes (0 =
-     * any width) to guest-physical `gpa`, without an MMIO exit (KVM
-     * ioeventfd). deassign removes it. 0, -ENOSYS when unsupported. */
-    int (*ioeventfd)(struct plugvm_vm *vm, uint64_t gpa, uint32_t len, int fd, bool deassign);
+    /* Optional. Signals eventfd `fd` when the guest writes `len` bytes (1,
+     * 2, 4 or 8) to guest-physical `gpa`, without an MMIO exit (KVM
+     * ioeventfd); with PLUGVM_IOEVENTFD_DATAMATCH only when the value
+     * written equals `datamatch` (so one doorbell register can serve many
+     * queues). PLUGVM_IOEVENTFD_DEASSIGN removes a registration made with
+     * the same arguments. 0, -ENOSYS when unsupported, or negative errno. */
+    int (*ioeventfd)(struct plugvm_vm *vm, uint64_t gpa, uint32_t len, uint64_t datamatch,
+                     uint32_t flags, int fd);
     /* Optional. Raises `gsi` (edge) whenever eventfd `fd` is written (KVM
      * irqfd). 0, -ENOSYS. */
     int (*irqfd)(struct plugvm_vm *vm, uint32_t gsi, int fd, bool deassign);

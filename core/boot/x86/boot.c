@@ -298,9 +298,10 @@ int x86_boot_setup(const struct x86_boot_config *bc, const struct guest_mem *m,
      * ACPI. Linux prefers the MADT when it finds both. */
     if (x86_mptable_write(m, bc->vcpus))
         return pv_fail(err, errlen, "cannot write the MP table for %u vCPUs", bc->vcpus);
-    uint64_t rsdp = x86_acpi_write(m, bc->vcpus, bc->devs, bc->ndevs);
-    if (!rsdp)
-        return pv_fail(err, errlen, "cannot write the ACPI tables for %u vCPUs", bc->vcpus);
+    uint64_t rsdp = 0;
+    if (bc->acpi && !(rsdp = x86_acpi_write(m, bc->vcpus, bc->devs, bc->ndevs)))
+        return pv_fail(err, errlen, "cannot write the ACPI tables for %u vCPUs and %zu devices",
+                       bc->vcpus, bc->ndevs);
     /* A Linux kernel with a setup header takes the 64-bit boot protocol
      * (the protocol Linux documents and tests most); a plain ELF with a PVH
      * note takes PVH; a plain ELF without one is treated as a vmlinux. */

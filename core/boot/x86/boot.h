@@ -21,6 +21,7 @@ struct x86_boot_config {
     const char *initrd;  /* path or NULL */
     const char *cmdline; /* NUL-terminated, < X86_CMDLINE_MAX bytes */
     uint32_t vcpus;
+    bool acpi;                           /* write ACPI tables */
     const struct acpi_virtio_mmio *devs; /* virtio-mmio windows for the DSDT */
     size_t ndevs;
 };

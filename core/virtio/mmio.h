@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The virtio-mmio transport, register layout version 2 (virtio 1.2
+ * §4.2.2), device side. It owns the registers, the device status state
+ * machine, feature negotiation and the queues; the device behind it (a
+ * plugin) is reached through struct virtio_mmio_backend.
+ *
+ * Threading: virtio_mmio_read/write run on vCPU threads, any number at
+ * once (serialised by t->lock). virtio_mmio_interrupt, _needs_reset and the
+ * queue functions may be called from any thread and take no transport
+ * lock, so a device's workers never wait on a vCPU.
+ */
+#ifndef PLUGVM_CORE_VIRTIO_MMIO_H
+#define PLUGVM_CORE_VIRTIO_MMIO_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "memory/guest_mem.h"
+#include "virtio/virtqueue.h"
+
+#define VIRTIO_MMIO_MAGIC 0x74726976 /* "virt" */
+#define VIRTIO_MMIO_VENDOR 0x4d564c50 /* "PLVM" */
+#define VIRTIO_MMIO_WINDOW 0x1000     /* bytes of MMIO space per device */
+
+/* Register offsets (§4.2.2, table "MMIO Device Register Layout"). */
+enum {
+    VIRTIO_MMIO_MAGIC_VALUE = 0x000,
+    VIRTIO_MMIO_VERSION = 0x004,
+    VIRTIO_MMIO_DEVICE_ID = 0x008,
+    VIRTIO_MMIO_VENDOR_ID = 0x00c,
+    VIRTIO_MMIO_DEVICE_FEATURES = 0x010,
+    VIRTIO_MMIO_DEVICE_FEATURES_SEL = 0x014,
+    VIRTIO_MMIO_DRIVER_FEATURES = 0x020,
+    VIRTIO_MMIO_DRIVER_FEATURES_SEL = 0x024,
+    VIRTIO_MMIO_QUEUE_SEL = 0x030,
+    VIRTIO_MMIO_QUEUE_NUM_MAX = 0x034,
+    VIRTIO_MMIO_QUEUE_NUM = 0x038,
+    VIRTIO_MMIO_QUEUE_READY = 0x044,
+    VIRTIO_MMIO_QUEUE_NOTIFY = 0x050,
+    VIRTIO_MMIO_INTERRUPT_STATUS = 0x060,
+    VIRTIO_MMIO_INTERRUPT_ACK = 0x064,
+    VIRTIO_MMIO_STATUS = 0x070,
+    VIRTIO_MMIO_QUEUE_DESC_LOW = 0x080,
+    VIRTIO_MMIO_QUEUE_DESC_HIGH = 0x084,
+    VIRTIO_MMIO_QUEUE_DRIVER_LOW = 0x090,
+    VIRTIO_MMIO_QUEUE_DRIVER_HIGH = 0x094,
+    VIRTIO_MMIO_QUEUE_DEVICE_LOW = 0x0a0,
+    VIRTIO_MMIO_QUEUE_DEVICE_HIGH = 0x0a4,
+    VIRTIO_MMIO_SHM_SEL = 0x0ac,
+    VIRTIO_MMIO_SHM_LEN_LOW = 0x0b0,
+    VIRTIO_MMIO_SHM_LEN_HIGH = 0x0b4,
+    VIRTIO_MMIO_SHM_BASE_LOW = 0x0b8,
+    VIRTIO_MMIO_SHM_BASE_HIGH = 0x0bc,
+    VIRTIO_MMIO_CONFIG_GENERATION = 0x0fc,
+    VIRTIO_MMIO_CONFIG = 0x100,
+};
+
+/* Device status bits (§2.1). */
+#define VIRTIO_STATUS_ACKNOWLEDGE 1
+#define VIRTIO_STATUS_DRIVER 2
+#define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTIO_STATUS_FEATURES_OK 8
+#define VIRTIO_STATUS_NEEDS_RESET 64
+#define VIRTIO_STATUS_FAILED 128
+
+/* Interrupt status bits (§4.2.2). */
+#define VIRTIO_MMIO_INT_VRING 1
+#define VIRTIO_MMIO_INT_CONFIG 2
+
+/* Reserved feature bits (§6). */
+#define VIRTIO_F_INDIRECT_DESC 28
+#define VIRTIO_F_EVENT_IDX 29
+#define VIRTIO_F_VERSION_1 32
+/* Bits 28..41 belong to the transport and ring layout: a device's own
+ * bits there are dropped, and the transport offers what it implements. */
+#define VIRTIO_TRANSPORT_FEATURES_MASK (((1ull << 42) - 1) & ~((1ull << 28) - 1))
+
+#define VIRTIO_MMIO_MAX_QUEUES 64
+
+/* The device behind the transport. Called with t->lock held, on the vCPU
+ * thread that made the access; none may block or call back into the
+ * transport's register functions. */
+struct virtio_mmio_backend {
+    int (*activate)(void *dev, uint64_t features); /* DRIVER_OK */
+    void (*reset)(void *dev);                      /* Status 0; stop using queues */
+    void (*notify)(void *dev, uint32_t queue);     /* QueueNotify by MMIO exit */
+    void (*config_read)(void *dev, uint32_t offset, void *data, uint32_t len);
+    void (*config_write)(void *dev, uint32_t offset, const void *data, uint32_t len);
+    /* Raise the device's interrupt line (edge). Any thread. */
+    void (*raise_irq)(void *dev);
+};
+
+struct virtio_mmio {
+    pthread_mutex_t lock;
+    const struct guest_mem *mem;
+    const struct virtio_mmio_backend *be;
+    void *dev;
+    /* What the device is. */
+    uint32_t device_id;
+    uint64_t offered;      /* device features, transport bits included */
+    uint32_t num_queues;
+    uint32_t queue_max;
+    uint32_t config_size;
+    /* Driver-written state. */
+    uint32_t dev_features_sel, drv_features_sel, queue_sel, shm_sel;
+    uint64_t driver_features;
+    uint32_t status;
+    atomic_uint interrupt_status;
+    atomic_uint config_generation;
+    atomic_bool needs_reset;
+    struct {
+        uint32_t num;
+        uint64_t desc, driver, device;
+        bool ready;
+    } qreg[VIRTIO_MMIO_MAX_QUEUES];
+    struct virtq vq[VIRTIO_MMIO_MAX_QUEUES];
+};
+
+/* Sets t up for a device with `device_id`, its own feature bits
+ * `device_features`, num_queues (1..64) of at most queue_max entries (a
+ * power of 2, 1..32768) and config_size bytes (0..256) of config space.
+ * 0 or -EINVAL. */
+int virtio_mmio_init(struct virtio_mmio *t, const struct guest_mem *mem,
+                     const struct virtio_mmio_backend *be, void *dev, uint32_t device_id,
+                     uint64_t device_features, uint32_t num_queues, uint32_t queue_max,
+                     uint32_t config_size);
+void virtio_mmio_destroy(struct virtio_mmio *t);
+
+/* A guest access at `offset` into the window, `len` bytes (1, 2, 4 or 8),
+ * little-endian. Registers below 0x100 take only aligned 4-byte accesses
+ * (§4.2.2.2); others read as 0 and are ignored on write. */
+void virtio_mmio_read(struct virtio_mmio *t, uint64_t offset, uint8_t *data, uint32_t len);
+void virtio_mmio_write(struct virtio_mmio *t, uint64_t offset, const uint8_t *data, uint32_t len);
+
+/* Sets interrupt status `bits` and raises the line. Any thread. */
+void virtio_mmio_interrupt(struct virtio_mmio *t, uint32_t bits);
+/* Marks DEVICE_NEEDS_RESET and raises a config-change interrupt
+ * (§2.1.2). Any thread. */
+void virtio_mmio_needs_reset(struct virtio_mmio *t);
+/* Config space changed: bumps the generation, interrupts (§4.2.2). */
+void virtio_mmio_config_changed(struct virtio_mmio *t);
+
+#endif

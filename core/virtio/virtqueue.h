@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Split virtqueues, device side (virtio 1.2 §2.7). The guest owns the
+ * rings and may write anything into them at any time, so every index,
+ * length and address read from them is checked before use, each
+ * descriptor is copied out once before it is looked at (no double fetch),
+ * and a chain reaches a device only when it is wholly valid. A ring found
+ * broken marks the queue broken: the transport then sets
+ * DEVICE_NEEDS_RESET; nothing is read from the queue until a reset.
+ */
+#ifndef PLUGVM_CORE_VIRTQUEUE_H
+#define PLUGVM_CORE_VIRTQUEUE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <plugvm/host.h>
+
+#include "memory/guest_mem.h"
+
+/* §2.7.5: descriptor flags. */
+#define VIRTQ_DESC_F_NEXT 1
+#define VIRTQ_DESC_F_WRITE 2
+#define VIRTQ_DESC_F_INDIRECT 4
+/* §2.7.6 / §2.7.8 */
+#define VIRTQ_AVAIL_F_NO_INTERRUPT 1
+#define VIRTQ_USED_F_NO_NOTIFY 1
+
+struct virtq_desc {
+    uint64_t addr; /* guest-physical */
+    uint32_t len;  /* bytes */
+    uint16_t flags;
+    uint16_t next;
+};
+
+struct virtq {
+    pthread_mutex_t lock;
+    const struct guest_mem *mem;
+    bool event_idx;  /* VIRTIO_F_EVENT_IDX negotiated */
+    bool indirect;   /* VIRTIO_F_INDIRECT_DESC negotiated */
+    bool ready;
+    bool broken;     /* the guest corrupted the ring: refuse until reset */
+    uint16_t num;    /* queue size: a power of 2 */
+    /* Host pointers to the three areas, checked to lie in guest RAM. */
+    volatile struct virtq_desc *desc;
+    volatile uint16_t *avail; /* flags, idx, ring[num], used_event */
+    volatile uint8_t *used;   /* flags, idx, ring[num] of {u32 id, u32 len}, avail_event */
+    uint16_t last_avail;      /* next avail ring slot to take */
+    uint16_t used_idx;        /* our copy of used->idx */
+    uint16_t signalled_used;  /* used_idx when the guest was last interrupted */
+    bool signalled_valid;
+    struct plugvm_iov *scratch;  /* num entries: the chain being walked */
+    struct plugvm_iov **inflight; /* per head: the chain handed out, or NULL */
+};
+
+/* Sets the queue up from the driver's registers: size `num` (a power of 2,
+ * 1..32768) and the guest-physical addresses of the descriptor table,
+ * driver area (avail ring) and device area (used ring), each checked for
+ * the alignment §2.7 requires (16, 2, 4) and to lie wholly in RAM. 0, or
+ * -EINVAL with nothing changed. */
+int virtq_setup(struct virtq *q, const struct guest_mem *mem, uint16_t num, uint64_t desc_gpa,
+                uint64_t avail_gpa, uint64_t used_gpa, bool event_idx, bool indirect);
+
+/* Forgets the queue (device reset): frees chains in flight; the queue is
+ * not ready afterwards. */
+void virtq_reset(struct virtq *q);
+
+/* Takes the next available chain. 1 = *out filled (its iov stays valid
+ * until virtq_push), 0 = nothing available, -EIO = the ring is broken (the
+ * caller sets DEVICE_NEEDS_RESET), -ENODEV = the queue is not ready. */
+int virtq_pop(struct virtq *q, struct plugvm_chain *out);
+
+/* Puts a popped chain on the used ring with `written` bytes (clamped to
+ * its writable bytes). 0, or -EINVAL for a chain not in flight. */
+int virtq_push(struct virtq *q, const struct plugvm_chain *c, uint32_t written);
+
+/* Whether the driver wants an interrupt now for what was pushed since the
+ * last one (§2.7.7.2: used_event with EVENT_IDX, else the avail ring's
+ * NO_INTERRUPT flag). Records that it was signalled when true. */
+bool virtq_should_interrupt(struct virtq *q);
+
+void virtq_init(struct virtq *q);
+void virtq_destroy(struct virtq *q);
+
+#endif
