@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The plugvm command: run a VM from a config file, list plugins. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "boot/x86/acpi.h"
 #include "config/config.h"
+#include "virtio/device.h"
 #include "loader/loader.h"
 #include "util/log.h"
 #include "vm/vm.h"
@@ -20,6 +23,7 @@ static void usage(FILE *f)
             "commands:\n"
             "  run FILE      boot the VM FILE describes and run it until it resets or powers off\n"
             "  plugins       list the plugins found, or why each was refused\n"
+            "  acpi FILE DIR write the ACPI tables the VM FILE describes into DIR\n"
             "\n"
             "`plugvm COMMAND --help` describes a command. docs/CONFIG.md describes FILE.\n");
 }
@@ -124,6 +128,46 @@ static int cmd_plugins(int argc, char **argv)
     return 0;
 }
 
+/* Writes the ACPI tables a VM would get, one file per table, for checking
+ * them with acpica-tools (iasl -d, acpiexec) without running the VM. */
+static int cmd_acpi(int argc, char **argv)
+{
+    if (argc != 3 || argv[1][0] == '-') {
+        bool help = argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+        fprintf(help ? stdout : stderr,
+                "usage: plugvm acpi FILE DIR\n\nWrites the ACPI tables of the VM that FILE "
+                "describes (RSDP, XSDT, FACP, APIC, DSDT)\ninto DIR as rsdp.dat, xsdt.dat, ...: "
+                "`iasl -d DIR/*.dat` decompiles them.\n");
+        return help ? 0 : 2;
+    }
+    struct vm_config cfg;
+    char err[2048];
+    if (config_load(&cfg, argv[1], err, sizeof(err))) {
+        pv_err("%s", err);
+        return 1;
+    }
+    struct acpi_virtio_mmio windows[VIRTIO_MAX_DEVICES];
+    for (size_t i = 0; i < cfg.ndevices; i++)
+        windows[i] = device_window((unsigned)i);
+    struct guest_mem m;
+    int status = 1;
+    if (guest_mem_init(&m, 1u << 20)) {
+        pv_err("out of memory");
+    } else {
+        uint64_t rsdp = x86_acpi_write(&m, cfg.vcpus, windows, cfg.ndevices);
+        if (!rsdp)
+            pv_err("%s: the ACPI tables for %u vCPUs and %zu devices do not fit", cfg.path,
+                   cfg.vcpus, cfg.ndevices);
+        else if (x86_acpi_dump(&m, rsdp, argv[2], err, sizeof(err)))
+            pv_err("%s", err);
+        else
+            status = 0;
+        guest_mem_fini(&m);
+    }
+    config_free(&cfg);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -143,6 +187,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "plugins"))
         return cmd_plugins(argc - 1, argv + 1);
+    if (!strcmp(cmd, "acpi"))
+        return cmd_acpi(argc - 1, argv + 1);
     fprintf(stderr, "plugvm: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

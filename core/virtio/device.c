@@ -204,8 +204,9 @@ int device_create(struct vm_device *d, const struct device_env *env,
     d->env = env;
     d->plugin = plugin;
     d->ops = plugin->desc->ops;
-    d->base = VIRTIO_MMIO_BASE + (uint64_t)index * VIRTIO_MMIO_WINDOW;
-    d->gsi = VIRTIO_FIRST_GSI + index;
+    struct acpi_virtio_mmio w = device_window(index);
+    d->base = w.base;
+    d->gsi = w.gsi;
     snprintf(d->name, sizeof(d->name), "%s%u", plugin->desc->name, index);
     libconfig_settings_init(&d->settings, file, group);
     d->host = (struct plugvm_host){

@@ -13,6 +13,7 @@
 #include <plugvm/backend.h>
 #include <plugvm/device.h>
 
+#include "boot/x86/acpi.h"
 #include "config/settings_check.h"
 #include "loader/loader.h"
 #include "memory/guest_mem.h"
@@ -24,6 +25,14 @@
 #define VIRTIO_MMIO_BASE 0xd0000000ull
 #define VIRTIO_FIRST_GSI 5
 #define VIRTIO_MAX_DEVICES 19
+
+/* Where device `index` lives: its window and its interrupt line. The same
+ * for a running VM and for `plugvm acpi`, so the tables match. */
+static inline struct acpi_virtio_mmio device_window(unsigned index)
+{
+    return (struct acpi_virtio_mmio){VIRTIO_MMIO_BASE + (uint64_t)index * VIRTIO_MMIO_WINDOW,
+                                     VIRTIO_MMIO_WINDOW, VIRTIO_FIRST_GSI + index};
+}
 
 /* What a device needs from the VM it joins. */
 struct device_env {

@@ -302,7 +302,7 @@ static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plug
         return -1;
     struct acpi_virtio_mmio windows[VIRTIO_MAX_DEVICES];
     for (size_t i = 0; i < vm->ndevices; i++)
-        windows[i] = (struct acpi_virtio_mmio){vm->dev[i].base, VIRTIO_MMIO_WINDOW, vm->dev[i].gsi};
+        windows[i] = device_window((unsigned)i);
     struct x86_boot_config bc = {.kernel = cfg->kernel, .initrd = cfg->initrd,
                                  .cmdline = vm->cmdline, .vcpus = cfg->vcpus, .acpi = cfg->acpi,
                                  .devs = windows, .ndevs = vm->ndevices};

@@ -53,6 +53,13 @@ printf 'vm = { memory_mib = 64; kernel = "hello.elf"; };\ndevices = ( { plugin =
 "$plugvm" run "$tmp/dev.cfg" 2>"$tmp/err"; [ $? -eq 1 ] || fail "backend as device: status not 1"
 grep -q "is a backend plugin; a device plugin is needed" "$tmp/err" || fail "backend as device: $(cat "$tmp/err")"
 
+# plugvm acpi writes the tables a VM would get, one file each.
+printf 'vm = { vcpus = 3; memory_mib = 64; kernel = "hello.elf"; };\ndevices = ( { plugin = "%s"; path = "x"; } );\n' "$good" >"$tmp/acpi.cfg"
+"$plugvm" acpi "$tmp/acpi.cfg" "$tmp/acpi" || fail "plugvm acpi exited $?"
+for t in rsdp xsdt facp apic dsdt; do [ -s "$tmp/acpi/$t.dat" ] || fail "plugvm acpi wrote no $t.dat"; done
+grep -q LNRO0005 "$tmp/acpi/dsdt.dat" || fail "the DSDT lacks the device"
+"$plugvm" acpi "$tmp/acpi.cfg" 2>/dev/null; [ $? -eq 2 ] || fail "plugvm acpi without DIR: status not 2"
+
 out=$("$plugvm" plugins) || fail "plugins exited $?"
 grep -Eq "^kvm +backend +[0-9.]+ +.*plugvm-kvm\.so$" <<<"$out" || fail "plugins does not list kvm: $out"
 echo "ok: cli"
