@@ -1,8 +1,9 @@
 #!/bin/bash
 # Debian's cloud kernel (a bzImage, LZ4 payload) booted by plugvm through the
 # 64-bit boot protocol prints, on plugvm's serial console: its version, the
-# exact command line plugvm passed, an e820 map matching memory_mib, and 2
-# CPUs counted from plugvm's ACPI MADT. On this workplace's KVM (over PVM) the
+# exact command line plugvm passed, an e820 map matching memory_mib,
+# plugvm's ACPI tables, and 2 CPUs counted from plugvm's ACPI MADT. On this
+# workplace's KVM (over PVM) the
 # kernel cannot finish booting, so the test stops plugvm (SIGTERM: status
 # 143) once it has seen those lines; on hardware KVM the guest may finish
 # first and reset (status 0). Also checks that --timeout ends a VM with 124.
@@ -39,6 +40,10 @@ patterns=(
     "Command line: ${cmdline}\$"
     "BIOS-e820: \[mem 0x0000000000100000-${last}\] usable"
     'smpboot: Allowing 2 CPUs'
+    'ACPI: RSDP 0x00000000000E0000 000024 \(v02 PLUGVM\)'
+    'ACPI: DSDT 0x[0-9A-F]+ [0-9A-F]+ \(v02 PLUGVM PLUGVM'
+    'ACPI: APIC 0x[0-9A-F]+ [0-9A-F]+ \(v05 PLUGVM PLUGVM'
+    'ACPI: Using ACPI \(MADT\) for SMP configuration information'
 )
 
 "$plugvm" run "$tmp/linux.cfg" >"$tmp/out" 2>&1 </dev/null &
