@@ -3,9 +3,8 @@
 # 64-bit boot protocol prints, on plugvm's serial console: its version, the
 # exact command line plugvm passed, an e820 map matching memory_mib,
 # plugvm's ACPI tables, and 2 CPUs counted from plugvm's ACPI MADT. On this
-# workplace's KVM (over PVM) the
-# kernel cannot finish booting, so the test stops plugvm (SIGTERM: status
-# 143) once it has seen those lines; on hardware KVM the guest may finish
+# workplace's KVM (over PVM) the kernel cannot finish booting, so the test
+# stops plugvm (SIGTERM: status 143) once it has seen those lines; on hardware KVM the guest may finish
 # first and reset (status 0). Also checks that --timeout ends a VM with 124.
 # usage: linux_early_boot.sh PLUGVM SOURCE_DIR BUILD_DIR
 set -u
