@@ -25,6 +25,8 @@ static const struct plugvm_setting_spec vm_spec[] = {
     {"acpi", PLUGVM_SETTING_BOOL, 0, 0, -1, "write ACPI tables"},
     {"virtio_mmio_cmdline", PLUGVM_SETTING_BOOL, 0, 0, -1,
      "append virtio_mmio.device= entries to the command line"},
+    {"exit_port", PLUGVM_SETTING_BOOL, 0, 0, -1,
+     "let the guest end the VM with an exit status written to port 0xf4"},
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -77,6 +79,8 @@ static int load_vm(struct vm_config *c, const char *dir, char *err, size_t errle
         c->acpi = v;
     if (config_setting_lookup_bool(vm, "virtio_mmio_cmdline", &v))
         c->virtio_mmio_cmdline = v;
+    if (config_setting_lookup_bool(vm, "exit_port", &v))
+        c->exit_port = v;
     c->cmdline = "console=ttyS0";
     config_setting_lookup_string(vm, "cmdline", &c->cmdline);
     char at[512];

@@ -23,6 +23,7 @@
 #include "boot/x86/boot.h"
 #include "boot/x86/layout.h"
 #include "config/settings_check.h"
+#include "devices/debug_exit.h"
 #include "devices/i8042.h"
 #include "devices/iobus.h"
 #include "devices/serial.h"
@@ -50,6 +51,8 @@ struct vm {
     struct iobus *io;
     struct serial serial;
     struct i8042 i8042;
+    struct debug_exit debug_exit;
+    atomic_int guest_status; /* the byte written to the exit port */
     struct console console;
     atomic_uint unclaimed_mmio;
     char log_prefix[40]; /* "NAME: " of the backend, for its log lines */
@@ -93,6 +96,13 @@ static void serial_irq(void *arg)
 static void i8042_reset(void *arg)
 {
     request_stop(arg, VM_STOP_RESET);
+}
+
+static void guest_exit(void *arg, uint8_t status)
+{
+    struct vm *vm = arg;
+    atomic_store(&vm->guest_status, status);
+    request_stop(vm, VM_STOP_GUEST_EXIT);
 }
 
 static void console_quit(void *arg)
@@ -208,9 +218,10 @@ static void wait_for_stop(struct vm *vm, const sigset_t *set, double timeout_s)
     }
 }
 
-static int exit_status(enum vm_stop why)
+static int exit_status(const struct vm *vm, enum vm_stop why)
 {
     switch (why) {
+    case VM_STOP_GUEST_EXIT: return atomic_load(&vm->guest_status);
     case VM_STOP_RESET:
     case VM_STOP_POWEROFF: return 0;
     case VM_STOP_SIGINT: return 130;
@@ -361,6 +372,11 @@ static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plug
                                i8042_cmd_device(&vm->i8042)};
     for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++)
         iobus_add(vm->io, &devs[i]);
+    if (cfg->exit_port) {
+        vm->debug_exit = (struct debug_exit){guest_exit, vm};
+        struct io_device d = debug_exit_device(&vm->debug_exit);
+        iobus_add(vm->io, &d);
+    }
     return 0;
 }
 
@@ -450,6 +466,7 @@ int vm_run(const struct vm_config *cfg, struct plugin_set *plugins, const struct
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (why == VM_STOP_TIMEOUT)
         pv_err("--timeout of %g s elapsed: the VM was stopped", opt->timeout_s);
+    int status = exit_status(vm, why);
     free(vm);
-    return exit_status(why);
+    return status;
 }

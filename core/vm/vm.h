@@ -18,6 +18,7 @@ enum vm_stop {
     VM_STOP_SIGINT,   /* status 130 */
     VM_STOP_SIGTERM,  /* status 143 */
     VM_STOP_TIMEOUT,  /* --timeout elapsed: status 124, like timeout(1) */
+    VM_STOP_GUEST_EXIT, /* the guest wrote its status to the exit port: that status */
 };
 
 struct vm_options {
