@@ -6,12 +6,17 @@
  * queues, and the core runs the transport, validates descriptor chains and
  * calls the ops below.
  *
- * Threading: create, destroy, activate, reset, quiesce, resume, save and
- * restore are called on the core's control thread, never concurrently with
- * each other. notify runs on the event-loop thread (ioeventfd) or, with
- * backends without ioeventfd, on a vCPU thread: it must not block, only
- * wake the device's worker. config_read/config_write run on a vCPU thread
- * and must not block.
+ * Threading: create, destroy, quiesce, resume, save and restore are called
+ * on the core's control thread, never concurrently with each other.
+ * activate and reset are called on the vCPU thread whose register write
+ * caused them (Status = DRIVER_OK, Status = 0), with the transport's lock
+ * held: they must not wait for the guest, and a worker must never need a
+ * vCPU to make progress (host services a worker calls take no transport
+ * lock). reset may come without a prior activate, and twice in a row.
+ * notify runs on the event-loop thread (ioeventfd) or, with backends
+ * without ioeventfd, on a vCPU thread: it must not block, only wake the
+ * device's worker. config_read/config_write run on a vCPU thread and must
+ * not block.
  */
 #ifndef PLUGVM_DEVICE_H
 #define PLUGVM_DEVICE_H
@@ -67,9 +72,10 @@ struct plugvm_device_ops {
     /* Frees everything; workers are stopped before it returns. */
     void (*destroy)(void *instance);
 
-    /* The driver set DRIVER_OK (§3.1.1) having accepted `features`: queues
-     * are set up, workers may start. 0 or negative errno (the transport then
-     * sets DEVICE_NEEDS_RESET). */
+    /* The driver set DRIVER_OK (§3.1.1) having accepted `features` (the
+     * device's own bits only; the transport keeps bits 28..41 for itself):
+     * queues are set up, workers may start. 0 or negative errno (the
+     * transport then sets DEVICE_NEEDS_RESET). */
     int (*activate)(void *instance, uint64_t features);
     /* The driver wrote 0 to Status (§2.1.2): stop using the queues, drop all
      * in-flight requests, return to the state after create. */
