@@ -160,6 +160,12 @@ static uint32_t read_reg(struct virtio_mmio *t, uint32_t off)
     return 0; /* write-only or reserved */
 }
 
+/* The 64-bit queue addresses arrive as two 32-bit halves. */
+static void set_half(uint64_t *reg, bool high, uint32_t v)
+{
+    *reg = high ? (*reg & 0xffffffffull) | ((uint64_t)v << 32) : (*reg & ~0xffffffffull) | v;
+}
+
 static void write_reg(struct virtio_mmio *t, uint32_t off, uint32_t v)
 {
     uint32_t q = t->queue_sel;
@@ -191,28 +197,19 @@ static void write_reg(struct virtio_mmio *t, uint32_t off, uint32_t v)
     case VIRTIO_MMIO_INTERRUPT_ACK: atomic_fetch_and(&t->interrupt_status, ~v); break;
     case VIRTIO_MMIO_STATUS: write_status(t, v); break;
     case VIRTIO_MMIO_QUEUE_DESC_LOW:
-        if (qw)
-            t->qreg[q].desc = (t->qreg[q].desc & ~0xffffffffull) | v;
-        break;
     case VIRTIO_MMIO_QUEUE_DESC_HIGH:
         if (qw)
-            t->qreg[q].desc = (t->qreg[q].desc & 0xffffffffull) | ((uint64_t)v << 32);
+            set_half(&t->qreg[q].desc, off == VIRTIO_MMIO_QUEUE_DESC_HIGH, v);
         break;
     case VIRTIO_MMIO_QUEUE_DRIVER_LOW:
-        if (qw)
-            t->qreg[q].driver = (t->qreg[q].driver & ~0xffffffffull) | v;
-        break;
     case VIRTIO_MMIO_QUEUE_DRIVER_HIGH:
         if (qw)
-            t->qreg[q].driver = (t->qreg[q].driver & 0xffffffffull) | ((uint64_t)v << 32);
+            set_half(&t->qreg[q].driver, off == VIRTIO_MMIO_QUEUE_DRIVER_HIGH, v);
         break;
     case VIRTIO_MMIO_QUEUE_DEVICE_LOW:
-        if (qw)
-            t->qreg[q].device = (t->qreg[q].device & ~0xffffffffull) | v;
-        break;
     case VIRTIO_MMIO_QUEUE_DEVICE_HIGH:
         if (qw)
-            t->qreg[q].device = (t->qreg[q].device & 0xffffffffull) | ((uint64_t)v << 32);
+            set_half(&t->qreg[q].device, off == VIRTIO_MMIO_QUEUE_DEVICE_HIGH, v);
         break;
     case VIRTIO_MMIO_SHM_SEL: t->shm_sel = v; break;
     }
