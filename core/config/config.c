@@ -27,6 +27,8 @@ static const struct plugvm_setting_spec vm_spec[] = {
      "append virtio_mmio.device= entries to the command line"},
     {"exit_port", PLUGVM_SETTING_BOOL, 0, 0, -1,
      "let the guest end the VM with an exit status written to port 0xf4"},
+    {"eventfds", PLUGVM_SETTING_BOOL, 0, 0, -1,
+     "use the backend's ioeventfd and irqfd (false: MMIO exits and irq_line)"},
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -81,6 +83,9 @@ static int load_vm(struct vm_config *c, const char *dir, char *err, size_t errle
         c->virtio_mmio_cmdline = v;
     if (config_setting_lookup_bool(vm, "exit_port", &v))
         c->exit_port = v;
+    c->eventfds = true;
+    if (config_setting_lookup_bool(vm, "eventfds", &v))
+        c->eventfds = v;
     c->cmdline = "console=ttyS0";
     config_setting_lookup_string(vm, "cmdline", &c->cmdline);
     char at[512];

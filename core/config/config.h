@@ -41,6 +41,7 @@ struct vm_config {
     bool acpi;           /* write ACPI tables (default true) */
     bool virtio_mmio_cmdline; /* append virtio_mmio.device= entries (default true) */
     bool exit_port;      /* the guest may end the VM with a status (default false) */
+    bool eventfds;       /* doorbells and interrupts through ioeventfd/irqfd (default true) */
     struct plugvm_cpuid_mask cpuid_masks[VM_MAX_CPUID_MASKS];
     size_t ncpuid_masks;
     size_t ndevices;

@@ -253,6 +253,8 @@ static void doorbell(void *arg, int fd, uint32_t events)
 int device_connect(struct vm_device *d, char *err, size_t errlen)
 {
     const struct device_env *env = d->env;
+    if (env->no_eventfds)
+        return 0;
     if (env->be->irqfd) {
         int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (fd >= 0 && env->be->irqfd(env->bvm, d->gsi, fd, false) == 0)

@@ -40,6 +40,7 @@ struct device_env {
     const struct plugvm_backend_ops *be;
     struct plugvm_vm *bvm; /* set before device_connect */
     struct eventloop *loop;
+    bool no_eventfds; /* take the fallbacks even where the backend has eventfds */
 };
 
 struct vm_device {

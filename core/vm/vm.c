@@ -304,7 +304,8 @@ static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plug
                strerror(-rc));
         return -1;
     }
-    vm->env = (struct device_env){.mem = &vm->mem, .be = vm->be, .loop = &vm->loop};
+    vm->env = (struct device_env){.mem = &vm->mem, .be = vm->be, .loop = &vm->loop,
+                                  .no_eventfds = !cfg->eventfds};
     if (eventloop_init(&vm->loop)) {
         pv_err("cannot create the event loop");
         return -1;
