@@ -137,13 +137,19 @@ static int cmd_acpi(int argc, char **argv)
         fprintf(help ? stdout : stderr,
                 "usage: plugvm acpi FILE DIR\n\nWrites the ACPI tables of the VM that FILE "
                 "describes (RSDP, XSDT, FACP, APIC, DSDT)\ninto DIR as rsdp.dat, xsdt.dat, ...: "
-                "`iasl -d DIR/*.dat` decompiles them.\n");
+                "`iasl -d DIR/{xsdt,facp,apic,dsdt}.dat` decompiles them\n(iasl does not read a "
+                "bare RSDP).\n");
         return help ? 0 : 2;
     }
     struct vm_config cfg;
     char err[2048];
     if (config_load(&cfg, argv[1], err, sizeof(err))) {
         pv_err("%s", err);
+        return 1;
+    }
+    if (!cfg.acpi) {
+        pv_err("%s: vm.acpi = false: this VM gets no ACPI tables", cfg.path);
+        config_free(&cfg);
         return 1;
     }
     struct acpi_virtio_mmio windows[VIRTIO_MAX_DEVICES];

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "settings_check.h"
 
+#include "util/error.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -77,10 +79,13 @@ int settings_check(const char *file, const config_setting_t *group, const char *
             continue;
         const struct plugvm_setting_spec *sp = find_spec(spec, name);
         if (!sp) {
+            if (!spec || !spec->name)
+                return pv_fail(err, errlen, "%s: unknown setting '%s.%s': '%s' takes no settings",
+                               at, where, name, where);
             int n = snprintf(err, errlen, "%s: unknown setting '%s.%s'; expected one of:", at, where,
                              name);
-            for (const struct plugvm_setting_spec *e = spec; e && e->name && n > 0 &&
-                                                              (size_t)n < errlen; e++)
+            for (const struct plugvm_setting_spec *e = spec; e->name && n > 0 && (size_t)n < errlen;
+                 e++)
                 n += snprintf(err + n, errlen - (size_t)n, " %s", e->name);
             return -1;
         }

@@ -232,11 +232,11 @@ static int exit_status(const struct vm *vm, enum vm_stop why)
 }
 
 /* Every device's plugin is found and its settings checked against the
- * plugin's own table before anything starts; then each instance is made. */
-static int create_devices(struct vm *vm, struct plugin_set *plugins)
+ * plugin's own table before anything starts (before the backend is
+ * probed or RAM allocated), so a config mistake is named on any host. */
+static int check_devices(const struct vm_config *cfg, struct plugin_set *plugins)
 {
     static const char *const handled_by_core[] = {"plugin", NULL};
-    const struct vm_config *cfg = vm->cfg;
     char err[1024], at[512];
     for (size_t i = 0; i < cfg->ndevices; i++) {
         const struct device_config *d = &cfg->devices[i];
@@ -253,13 +253,21 @@ static int create_devices(struct vm *vm, struct plugin_set *plugins)
             return -1;
         }
     }
+    return 0;
+}
+
+/* Makes each device instance (the plugins were loaded by check_devices). */
+static int create_devices(struct vm *vm, struct plugin_set *plugins)
+{
+    const struct vm_config *cfg = vm->cfg;
+    char err[1024], at[512];
     for (size_t i = 0; i < cfg->ndevices; i++) {
         const struct device_config *d = &cfg->devices[i];
         const struct loaded_plugin *p =
             loader_get(plugins, d->plugin, PLUGVM_KIND_DEVICE, err, sizeof(err));
         vm->ndevices = i + 1;
-        if (device_create(&vm->dev[i], &vm->env, p, cfg->path, d->group, (unsigned)i, err,
-                          sizeof(err))) {
+        if (!p || device_create(&vm->dev[i], &vm->env, p, cfg->path, d->group, (unsigned)i, err,
+                                sizeof(err))) {
             pv_err("%s: %s: %s", settings_where(cfg->path, d->group, at, sizeof(at)), d->where, err);
             return -1;
         }
@@ -274,7 +282,10 @@ static int create_devices(struct vm *vm, struct plugin_set *plugins)
 static int build_cmdline(struct vm *vm)
 {
     size_t n = (size_t)snprintf(vm->cmdline, sizeof(vm->cmdline), "%s", vm->cfg->cmdline);
-    for (size_t i = 0; vm->cfg->virtio_mmio_cmdline && i < vm->ndevices; i++)
+    /* snprintf returns what it would have written: stop once the buffer
+     * is full, or the next call's size (sizeof - n) would wrap. */
+    for (size_t i = 0; vm->cfg->virtio_mmio_cmdline && i < vm->ndevices && n < sizeof(vm->cmdline);
+         i++)
         n += (size_t)snprintf(vm->cmdline + n, sizeof(vm->cmdline) - n,
                               "%svirtio_mmio.device=4K@0x%llx:%u", n ? " " : "",
                               (unsigned long long)vm->dev[i].base, vm->dev[i].gsi);
@@ -421,6 +432,8 @@ int vm_run(const struct vm_config *cfg, struct plugin_set *plugins, const struct
         pv_err("%s", err);
         return 1;
     }
+    if (check_devices(cfg, plugins))
+        return 1;
     struct vm *vm = calloc(1, sizeof(*vm));
     if (!vm)
         return 1;

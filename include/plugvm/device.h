@@ -12,10 +12,13 @@
  * caused them (Status = DRIVER_OK, Status = 0), with the transport's lock
  * held: they must not wait for the guest, and a worker must never need a
  * vCPU to make progress (host services a worker calls take no transport
- * lock). reset may come without a prior activate, and twice in a row.
- * notify runs on the event-loop thread (ioeventfd) or, with backends
- * without ioeventfd, on a vCPU thread: it must not block, only wake the
- * device's worker. config_read/config_write run on a vCPU thread and must
+ * lock). reset may come without a prior activate, and twice in a row; at
+ * teardown it is called once more, on the control thread, just before
+ * destroy. reset may block only to stop the device's own workers (the
+ * transport frees chains in flight as soon as it returns). notify runs on
+ * the event-loop thread (ioeventfd) without the transport lock, so it may
+ * overlap activate or reset, or, with backends without ioeventfd, on a
+ * vCPU thread: it must not block, only wake the device's worker. config_read/config_write run on a vCPU thread and must
  * not block.
  */
 #ifndef PLUGVM_DEVICE_H

@@ -6,11 +6,10 @@
  * no call needs to say which instance it is for. A unit test fakes this
  * table to drive a plugin with no VM at all.
  *
- * Members are NULL where the core (or a test's fake) does not provide the
- * service: today the core fills log and gpa_to_hva; the virtqueue, event
- * loop and worker services arrive with the virtio-mmio transport. A plugin
- * checks with PLUGVM_HAS(host, struct plugvm_host, member) before calling
- * any member other than log and gpa_to_hva.
+ * What each kind gets: a device plugin's table has every member below; a
+ * backend's has log and gpa_to_hva only (the rest are NULL). Members added
+ * in a later minor version are absent from an older core's table: check
+ * those with PLUGVM_HAS(host, struct plugvm_host, member) before calling.
  */
 #ifndef PLUGVM_HOST_H
 #define PLUGVM_HOST_H

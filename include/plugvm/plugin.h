@@ -13,8 +13,9 @@
  * The model is PostgreSQL's PG_MODULE_MAGIC and LV2's descriptor: the check
  * happens on plain data before any plugin code runs.
  *
- * Compatibility rule: within one major version, tables only grow at their
- * end, and every ops/services table starts with its own size in bytes so
+ * Compatibility rule (from plugvm's first release; during 0.x, before any
+ * release, the layouts may still change under ABI 1.0): within one major
+ * version, tables only grow at their end, and every ops/services table starts with its own size in bytes so
  * either side can tell whether a member exists (see PLUGVM_HAS()).
  */
 #ifndef PLUGVM_PLUGIN_H

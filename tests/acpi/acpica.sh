@@ -1,6 +1,6 @@
 #!/bin/bash
 # plugvm's ACPI tables judged by ACPICA's own tools (Debian's acpica-tools),
-# for 0, 3, 32 (VM_MAX_DEVICES) and 100 (X86_ACPI_MAX_VIRTIO_MMIO) virtio-mmio
+# for 0, 3, 32 (more than plugvm attaches: 19, IOAPIC pins 5..23) and 100 (X86_ACPI_MAX_VIRTIO_MMIO) virtio-mmio
 # devices, as dump_tables writes them (2 vCPUs; device i at 0xd0000000 +
 # i * 0x1000, 0x1000 bytes, GSI 5 + i):
 # - the RSDP: signature, both checksums, revision 2, XSDT address (iasl

@@ -60,6 +60,18 @@ for t in rsdp xsdt facp apic dsdt; do [ -s "$tmp/acpi/$t.dat" ] || fail "plugvm 
 grep -q LNRO0005 "$tmp/acpi/dsdt.dat" || fail "the DSDT lacks the device"
 "$plugvm" acpi "$tmp/acpi.cfg" 2>/dev/null; [ $? -eq 2 ] || fail "plugvm acpi without DIR: status not 2"
 
+# The longest command line with the most devices: refused by length, never
+# written past its buffer (the ASan build checks that).
+if [ -c /dev/kvm ] && [ -w /dev/kvm ]; then
+    long=$(head -c 2040 /dev/zero | tr '\0' a)
+    devs=$(for i in $(seq 19); do printf '{ plugin = "%s"; path = "x"; },' "$good"; done)
+    printf 'vm = { memory_mib = 64; kernel = "hello.elf"; cmdline = "%s"; };\ndevices = (%s);\n' \
+        "$long" "${devs%,}" >"$tmp/long.cfg"
+    "$plugvm" run "$tmp/long.cfg" 2>"$tmp/err"; [ $? -eq 1 ] || fail "long command line: status not 1"
+    grep -q "with 19 virtio_mmio.device= entries is .* bytes; at most 2047 fit" "$tmp/err" ||
+        fail "long command line: $(cat "$tmp/err")"
+fi
+
 out=$("$plugvm" plugins) || fail "plugins exited $?"
 grep -Eq "^kvm +backend +[0-9.]+ +.*plugvm-kvm\.so$" <<<"$out" || fail "plugins does not list kvm: $out"
 echo "ok: cli"

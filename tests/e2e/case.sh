@@ -1,0 +1,50 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# case.sh PLUGVM CASE CFG_DIR IMAGE_PATH PLUGIN_PATH LIMIT OUT_DIR
+# Run one e2e case: plugvm boots CFG_DIR/CASE.cfg (Debian's kernel and the
+# e2e initramfs, found through IMAGE_PATH; device plugins through
+# PLUGIN_PATH), with the guest's console in OUT_DIR/console and plugvm's
+# stderr (-v) in OUT_DIR/stderr, stopped after LIMIT seconds.
+#
+# The case passes when plugvm exits 0 AND the console holds
+# "E2E-RESULT CASE ok": the guest's init writes 0 to the exit port only
+# after its checks pass, and the line tells that exit from a guest that
+# merely reset (a panic with panic=-1, or init's `reboot -f` fallback).
+# Prints one line "E2E-CASE CASE ok|fail SECONDS detail", and on failure
+# the console's last 30 lines and plugvm's stderr, each line prefixed "# ".
+# Exit status: 0 pass, 1 fail.
+#
+# POSIX sh: it runs on the host (direct tier) and under busybox sh inside
+# the nested tier's outer VM (tests/e2e/outer-init).
+set -u
+[ $# -eq 7 ] || { echo "usage: $0 PLUGVM CASE CFG_DIR IMAGE_PATH PLUGIN_PATH LIMIT OUT_DIR" >&2; exit 2; }
+plugvm=$1 case=$2 cfgdir=$3 images=$4 plugins=$5 limit=$6 out=$7
+
+uptime_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; } # centiseconds
+mkdir -p "$out"
+t0=$(uptime_cs)
+# plugvm's --timeout stops the VM (status 124); timeout(1) is for a plugvm
+# that does not stop at all.
+PLUGVM_IMAGE_PATH=$images PLUGVM_PLUGIN_PATH=$plugins \
+    timeout -k 5 $((limit + 15)) "$plugvm" run -v --timeout "$limit" "$cfgdir/$case.cfg" \
+    </dev/null >"$out/console" 2>"$out/stderr"
+status=$?
+t1=$(uptime_cs)
+secs=$(((t1 - t0) / 100)).$(printf '%02d' $(((t1 - t0) % 100)))
+
+result=$(tr -d '\r' <"$out/console" | grep -o "E2E-RESULT $case .*" | tail -n 1)
+case $status in
+    0) why="plugvm exit status 0" ;;
+    124) why="timed out after ${limit}s (plugvm status 124)" ;;
+    *) why="plugvm exit status $status" ;;
+esac
+if [ $status -eq 0 ] && [ "${result#E2E-RESULT $case ok}" != "$result" ]; then
+    echo "E2E-CASE $case ok $secs ${result#E2E-RESULT $case ok }"
+    exit 0
+fi
+echo "E2E-CASE $case fail $secs $why; ${result:-no E2E-RESULT line}"
+echo "# --- $case: the guest console's last 30 lines ---"
+tr -d '\r' <"$out/console" | tail -n 30 | sed 's/^/# /'
+echo "# --- $case: plugvm's stderr (last 30 lines) ---"
+tail -n 30 "$out/stderr" | sed 's/^/# /'
+exit 1
