@@ -23,14 +23,25 @@ int guest_mem_init(struct guest_mem *m, uint64_t size)
     if (size == 0 || (size & 0xfff))
         return -EINVAL;
     guest_mem_layout(m, size);
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    /* A 2 MiB-aligned start, so that transparent huge pages can back guest
+     * RAM from its first byte: KVM maps a guest 2 MiB page with one NPT/EPT
+     * entry only when the host page under it is huge and the guest-physical
+     * and host addresses agree modulo 2 MiB. Over-allocate, then trim. */
+    const uint64_t huge = 2ull << 20;
+    if (size > UINT64_MAX - huge)
+        return -EINVAL;
+    uint8_t *p = mmap(NULL, size + huge, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return -errno;
-    /* Transparent huge pages cut the guest's page-table walks and KVM's
-     * EPT/NPT faults; harmless where THP is off. */
-    (void)madvise(p, size, MADV_HUGEPAGE);
-    m->base = p;
+    uint8_t *start = (uint8_t *)(((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1));
+    if (start > p)
+        munmap(p, (size_t)(start - p));
+    if (start + size < p + size + huge)
+        munmap(start + size, (size_t)((p + size + huge) - (start + size)));
+    /* Harmless where THP is off. */
+    (void)madvise(start, size, MADV_HUGEPAGE);
+    m->base = start;
     uint64_t off = 0;
     for (unsigned i = 0; i < m->nregions; i++) {
         m->region[i].hva = m->base + off;

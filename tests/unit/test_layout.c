@@ -85,6 +85,8 @@ static void ptr_bounds(void **state)
     (void)state;
     struct guest_mem m;
     assert_int_equal(guest_mem_init(&m, 16 * MiB), 0);
+    /* 2 MiB aligned, so huge pages can back RAM from guest-physical 0. */
+    assert_int_equal((uintptr_t)m.base & (2 * MiB - 1), 0);
     assert_non_null(guest_mem_ptr(&m, 0, 16 * MiB));
     assert_non_null(guest_mem_ptr(&m, 16 * MiB - 1, 1));
     assert_null(guest_mem_ptr(&m, 16 * MiB - 1, 2));
