@@ -1,0 +1,68 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# make-initramfs.sh BUILD_DIR OUT.cpio.gz
+# The end-to-end guest's initramfs (gzip'd newc cpio): /bin/busybox
+# (busybox-static), /init (guest/e2e/init), /bin/exit-port (the port 0xf4
+# writer, guest/e2e/exit-port.S), and the virtio modules of the kernel in
+# BUILD_DIR/cache/linux (scripts/fetch-kernel.sh put it there) with
+# /lib/modules/e2e.order, the order init loads them in (modorder.sh).
+# Same inputs, same bytes; OUT is replaced atomically (parallel runs are
+# safe) and only when its content changes.
+set -euo pipefail
+
+die() { echo "make-initramfs(e2e): error: $*" >&2; exit 1; }
+
+[ $# -eq 2 ] || die "usage: $0 BUILD_DIR OUT.cpio.gz"
+here=$(cd "$(dirname "$0")" && pwd)
+build=$1 out=$2
+bb=/bin/busybox
+cc=${CC:-cc}
+
+ver=$(cat "$build/cache/linux/kernel-version" 2>/dev/null) ||
+    die "$build/cache/linux/kernel-version missing: run scripts/images.sh $build"
+moddir=$build/cache/linux/root/lib/modules/$ver
+[ -d "$moddir/kernel" ] || die "$moddir: no modules of the kernel (scripts/images.sh $build)"
+[ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null)" = "install ok installed" ] &&
+    [ -x "$bb" ] || die "$bb from busybox-static is missing (apt-get install busybox-static)"
+command -v cpio >/dev/null || die "cpio not found (apt-get install cpio)"
+command -v "$cc" >/dev/null || die "no C compiler '$cc' to assemble exit-port.S"
+
+# Modules the cases need, dependencies first. rng-core is built into
+# Debian's kernel (CONFIG_HW_RANDOM=y); listed in case a kernel has it as a module.
+modules="virtio virtio_ring virtio_mmio rng-core virtio-rng"
+
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage"/{bin,dev,proc,sys,tmp,lib/modules}
+chmod 1777 "$stage/tmp"
+cp "$bb" "$stage/bin/busybox"
+install -m 0755 "$here/init" "$stage/init"
+"$cc" -nostdlib -static -s -Wl,--build-id=none -Wl,-n -o "$stage/bin/exit-port" "$here/exit-port.S" ||
+    die "cannot build exit-port from $here/exit-port.S"
+
+"$here/modorder.sh" "$moddir" $modules 2>/dev/null >"$stage/lib/modules/e2e.order" ||
+    die "cannot work out the module order: $("$here/modorder.sh" "$moddir" $modules 2>&1 >/dev/null)"
+while read -r m; do
+    mkdir -p "$stage/lib/modules/$(dirname "$m")"
+    cp "$moddir/$m" "$stage/lib/modules/$m"
+done <"$stage/lib/modules/e2e.order"
+
+# /dev/console for the kernel to open before /init runs; without root the
+# node is skipped and the kernel's built-in initramfs provides it (see
+# scripts/make-initramfs.sh).
+mknod -m 600 "$stage/dev/console" c 5 1 2>/dev/null ||
+    echo "make-initramfs(e2e): note: not root, no /dev/console node (kernel's built-in one is used)" >&2
+
+find "$stage" -exec touch -h -d @0 {} +
+mkdir -p "$(dirname "$out")"
+tmp=$(mktemp "$out.XXXXXX")
+(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
+    cpio --quiet -o -H newc -R 0:0 --reproducible) | gzip -9n >"$tmp"
+if [ -f "$out" ] && cmp -s "$tmp" "$out"; then
+    rm -f "$tmp"
+    echo "make-initramfs(e2e): $out is up to date"
+else
+    chmod 0644 "$tmp"
+    mv "$tmp" "$out"
+    echo "make-initramfs(e2e): wrote $out ($(stat -c %s "$out") bytes; modules: $(xargs -n1 basename <"$stage/lib/modules/e2e.order" | tr '\n' ' '))"
+fi
