@@ -43,6 +43,8 @@ if [ $status -eq 0 ] && [ "${result#E2E-RESULT $case ok}" != "$result" ]; then
     exit 0
 fi
 echo "E2E-CASE $case fail $secs $why; ${result:-no E2E-RESULT line}"
+grep -q 'triple fault' "$out/stderr" &&
+    echo "# plugvm saw the guest triple-fault. In the nested tier that can be the emulator's doing (README: Known failures); on hardware KVM it is a bug to chase."
 echo "# --- $case: the guest console's last 30 lines ---"
 tr -d '\r' <"$out/console" | tail -n 30 | sed 's/^/# /'
 echo "# --- $case: plugvm's stderr (last 30 lines) ---"
