@@ -146,8 +146,9 @@ static void scan_lists_every_object(void **state)
     unsetenv("PLUGVM_PLUGIN_PATH");
     /* From the test folder: bad_kind bad_major bad_name dup_name good
      * missing_op newer_minor no_symbol, in name order, so dup_name loads
-     * ("testdev") and good is the duplicate. Plus the build tree's kvm. */
-    assert_int_equal(c.loaded, 2);
+     * ("testdev") and good is the duplicate. Plus the build tree's kvm
+     * and blk. */
+    assert_int_equal(c.loaded, 3);
     assert_int_equal(c.refused, 7);
     loader_unload_all(&set);
 }
