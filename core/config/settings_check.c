@@ -2,10 +2,12 @@
 #include "settings_check.h"
 
 #include "util/error.h"
+#include "util/paths.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *type_name(uint32_t type)
@@ -189,6 +191,29 @@ static const char *where(const struct plugvm_settings *h, const char *name, char
     return settings_where(ls->file, s ? s : ls->group, buf, len);
 }
 
+static int get_path(const struct plugvm_settings *h, const char *name, char *buf, size_t len)
+{
+    const struct libconfig_settings *ls = h->impl;
+    const char *v;
+    int rc = get_string(h, name, &v);
+    if (rc)
+        return rc;
+    int n;
+    if (v[0] == '/' || v[0] == '\0') {
+        n = snprintf(buf, len, "%s", v);
+    } else {
+        /* The folder of the file the setting was read from (an @include'd
+         * file's own), as for vm.kernel. */
+        const char *f = config_setting_source_file(member(h, name));
+        char *dir = paths_dirname(f ? f : ls->file);
+        if (!dir)
+            return -ENOMEM;
+        n = strcmp(dir, ".") == 0 ? snprintf(buf, len, "%s", v) : snprintf(buf, len, "%s/%s", dir, v);
+        free(dir);
+    }
+    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
 static const struct plugvm_settings_ops libconfig_settings_ops = {
     .size = sizeof(struct plugvm_settings_ops),
     .get_string = get_string,
@@ -197,6 +222,7 @@ static const struct plugvm_settings_ops libconfig_settings_ops = {
     .list_length = list_length,
     .list_string = list_string,
     .where = where,
+    .get_path = get_path,
 };
 
 void libconfig_settings_init(struct libconfig_settings *ls, const char *file,

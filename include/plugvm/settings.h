@@ -77,6 +77,12 @@ struct plugvm_settings_ops {
      * NULL or absent) into buf (len bytes, always NUL-terminated); returns
      * buf. For error messages. */
     const char *(*where)(const struct plugvm_settings *s, const char *name, char *buf, size_t len);
+    /* A STRING setting that names a file, as a path to open: an absolute
+     * one as it is, a relative one joined to the folder of the config
+     * file it was read from (not the current directory), as vm.kernel is.
+     * Written into buf (len bytes, NUL-terminated). 0, -ENOENT, -EINVAL,
+     * -ENAMETOOLONG when buf is too small. Nothing is checked to exist. */
+    int (*get_path)(const struct plugvm_settings *s, const char *name, char *buf, size_t len);
 };
 
 /* A settings handle: the accessor table and the provider's own data. */

@@ -183,7 +183,14 @@ static int blk_create(const struct plugvm_host *host, const struct plugvm_settin
 {
     const struct plugvm_settings_ops *ops = s->ops;
     struct blk_disk_options o = {0};
-    ops->get_string(s, "path", &o.path);
+    char path[4096];
+    if (!PLUGVM_HAS(ops, struct plugvm_settings_ops, get_path)) {
+        ops->get_string(s, "path", &o.path); /* an older core: as written */
+    } else if (ops->get_path(s, "path", path, sizeof(path))) {
+        return setting_error(host, s, "path", "path is too long");
+    } else {
+        o.path = path;
+    }
     ops->get_bool(s, "read_only", &o.read_only);
     const char *cache = "writeback";
     ops->get_string(s, "cache", &cache);

@@ -72,11 +72,13 @@ static uint32_t dio_alignment(int fd, bool blockdev)
     return 4096;
 }
 
-int blk_disk_open(struct blk_disk *d, const struct blk_disk_options *o, char *err, size_t errlen)
+static int open_disk(struct blk_disk *d, const struct blk_disk_options *o, char *err, size_t errlen)
 {
     memset(d, 0, sizeof(*d));
     d->fd = -1;
-    d->path = o->path;
+    d->path = strdup(o->path);
+    if (!d->path)
+        return fail(err, errlen, -ENOMEM, "%s: out of memory", o->path);
     d->read_only = o->read_only;
     d->direct = o->direct;
     d->dio_align = 1;
@@ -155,9 +157,19 @@ int blk_disk_open(struct blk_disk *d, const struct blk_disk_options *o, char *er
     return 0;
 }
 
+int blk_disk_open(struct blk_disk *d, const struct blk_disk_options *o, char *err, size_t errlen)
+{
+    int rc = open_disk(d, o, err, errlen);
+    if (rc)
+        blk_disk_close(d);
+    return rc;
+}
+
 void blk_disk_close(struct blk_disk *d)
 {
     if (d->fd >= 0)
         close(d->fd);
     d->fd = -1;
+    free(d->path);
+    d->path = NULL;
 }

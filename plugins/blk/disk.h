@@ -15,7 +15,7 @@
 
 struct blk_disk {
     int fd;
-    const char *path;     /* as the config gave it; for messages */
+    char *path;           /* the file opened (a copy); for messages */
     uint64_t capacity;    /* 512-byte sectors */
     bool read_only;
     bool direct;          /* opened O_DIRECT (cache = "none") */

@@ -261,6 +261,16 @@ static const char *s_where(const struct plugvm_settings *h, const char *name, ch
     return buf;
 }
 
+static int s_get_path(const struct plugvm_settings *h, const char *name, char *buf, size_t len)
+{
+    const char *v;
+    int rc = s_get_string(h, name, &v);
+    if (rc)
+        return rc;
+    int n = snprintf(buf, len, "%s", v); /* the test's config is in the current folder */
+    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
 static const struct plugvm_settings_ops fake_settings_ops = {
     .size = sizeof(struct plugvm_settings_ops),
     .get_string = s_get_string,
@@ -269,6 +279,7 @@ static const struct plugvm_settings_ops fake_settings_ops = {
     .list_length = s_list_length,
     .list_string = s_list_string,
     .where = s_where,
+    .get_path = s_get_path,
 };
 
 void fake_settings_init(struct fake_settings *s)

@@ -57,6 +57,17 @@ static void accessor(void **state)
     char where[64];
     assert_string_equal(s->ops->where(s, "queues", where, sizeof(where)), "vm.cfg:3");
     assert_string_equal(s->ops->where(s, NULL, where, sizeof(where)), "vm.cfg:1");
+
+    /* Paths: relative ones against the config file's folder. */
+    char path[64];
+    assert_int_equal(s->ops->get_path(s, "path", path, sizeof(path)), 0);
+    assert_string_equal(path, "disk.img"); /* vm.cfg has no folder part */
+    libconfig_settings_init(&ls, "/etc/vms/vm.cfg", config_lookup(&cfg, "dev"));
+    assert_int_equal(s->ops->get_path(s, "path", path, sizeof(path)), 0);
+    assert_string_equal(path, "/etc/vms/disk.img");
+    assert_int_equal(s->ops->get_path(s, "path", path, 12), -ENAMETOOLONG);
+    assert_int_equal(s->ops->get_path(s, "queues", path, sizeof(path)), -EINVAL);
+    assert_int_equal(s->ops->get_path(s, "nope", path, sizeof(path)), -ENOENT);
     config_destroy(&cfg);
 }
 
