@@ -305,6 +305,52 @@ static void quiesce_resume(void **state)
     done(&d);
 }
 
+/* The descriptor the plugin holds for `path`, found through /proc. */
+static int fd_of(const char *path)
+{
+    for (int fd = 3; fd < 1024; fd++) {
+        char link[64], target[256];
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, target, sizeof(target) - 1);
+        if (n > 0) {
+            target[n] = '\0';
+            if (strcmp(target, path) == 0)
+                return fd;
+        }
+    }
+    return -1;
+}
+
+/* A full disk under the image (its descriptor swapped for /dev/full):
+ * the write gets IOERR, completes once, and the log names the file and
+ * the errno. */
+static void host_enospc(void **state)
+{
+    (void)state;
+    struct dev d;
+    const char *p = image("full.img", 1 << 20);
+    init(&d, p);
+    assert_int_equal(create(&d), 0);
+    assert_int_equal(OPS->activate(d.inst, bit(VIRTIO_BLK_F_FLUSH)), 0);
+    int fd = fd_of(p);
+    assert_true(fd >= 0);
+    int full = open("/dev/full", O_RDWR);
+    assert_true(full >= 0);
+    assert_int_equal(dup2(full, fd), fd);
+    close(full);
+    struct io_req w;
+    make_req(&w, VIRTIO_BLK_T_OUT, 4, 1);
+    fake_host_offer(&d.fh, 0, &w.c);
+    OPS->notify(d.inst, 0);
+    assert_true(fake_host_wait_done(&d.fh, 0, 1, 5000));
+    assert_int_equal(w.status, VIRTIO_BLK_S_IOERR);
+    assert_non_null(strstr(d.fh.last_log, p));
+    assert_non_null(strstr(d.fh.last_log, strerror(ENOSPC)));
+    assert_non_null(strstr(d.fh.last_log, "write at byte 2048"));
+    assert_false(d.fh.bad_push);
+    done(&d);
+}
+
 static void serial_default(void **state)
 {
     (void)state;
@@ -393,6 +439,7 @@ int main(void)
         cmocka_unit_test(features_and_config),
         cmocka_unit_test(queues_and_workers),
         cmocka_unit_test(quiesce_resume),
+        cmocka_unit_test(host_enospc),
         cmocka_unit_test(serial_default),
         cmocka_unit_test(snapshot_record),
     };
