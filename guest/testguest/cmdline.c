@@ -10,6 +10,8 @@
  * <baseaddr> is a number in C notation (sscanf %lli); <irq> is decimal;
  * <id>, the platform device id Linux gives the device, is accepted and
  * ignored. QEMU's microvm writes `512@0xfeb00e00:12`, plugvm `4K@0xd0000000:5`.
+ *
+ * The blk_*= keys are test=blk's (cmdline.h); other tokens are ignored.
  */
 #include "cmdline.h"
 
@@ -138,9 +140,64 @@ static void note_error(struct cmdline *c, const char *tok, size_t n)
     }
 }
 
+/* A blk_*= key with a number: *has and *out set, or the token noted as an
+ * error. Returns whether tok was this key. */
+static bool number_key(struct cmdline *c, const char *tok, const char *end, const char *key,
+                       bool *has, uint64_t *out)
+{
+    size_t n = (size_t)(end - tok);
+    if (!starts_with(tok, n, key))
+        return false;
+    const char *v = tok + strlen(key);
+    uint64_t x;
+    if (parse_number(&v, end, &x) && v == end) {
+        *has = true;
+        *out = x;
+    } else {
+        note_error(c, tok, n);
+    }
+    return true;
+}
+
+/* A blk_*= key with a word: *out points into the command line. */
+static bool word_key(const char *tok, const char *end, const char *key, const char **out,
+                     unsigned *len)
+{
+    size_t n = (size_t)(end - tok);
+    if (!starts_with(tok, n, key))
+        return false;
+    *out = tok + strlen(key);
+    *len = (unsigned)(n - strlen(key));
+    return true;
+}
+
+static bool blk_key(struct cmdline *c, const char *tok, const char *end)
+{
+    struct cmdline_blk *b = &c->blk;
+    uint64_t ro = 0;
+    bool has_ro = false;
+    if (number_key(c, tok, end, "blk_ro=", &has_ro, &ro)) {
+        if (has_ro && ro > 1) {
+            note_error(c, tok, (size_t)(end - tok));
+        } else if (has_ro) {
+            b->has_ro = true;
+            b->ro = ro == 1;
+        }
+        return true;
+    }
+    return number_key(c, tok, end, "blk_sectors=", &b->has_sectors, &b->sectors) ||
+           number_key(c, tok, end, "blk_queues=", &b->has_queues, &b->queues) ||
+           number_key(c, tok, end, "blk_host_seed=", &b->has_host_seed, &b->host_seed) ||
+           number_key(c, tok, end, "blk_seed=", &b->has_seed, &b->seed) ||
+           number_key(c, tok, end, "blk_count=", &b->has_count, &b->count) ||
+           word_key(tok, end, "blk_serial=", &b->serial, &b->serial_len) ||
+           word_key(tok, end, "blk_phase=", &b->phase, &b->phase_len);
+}
+
 void cmdline_parse(const char *s, struct cmdline *c)
 {
     memset(c, 0, sizeof(*c));
+    c->line = s;
     while (*s) {
         while (*s == ' ' || *s == '\t' || *s == '\n')
             s++;
@@ -171,6 +228,8 @@ void cmdline_parse(const char *s, struct cmdline *c)
             } else {
                 note_error(c, tok, n);
             }
+        } else {
+            blk_key(c, tok, s);
         }
     }
 }

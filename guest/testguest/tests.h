@@ -25,5 +25,6 @@ struct virtio_dev *guest_need_device(struct guest *g, uint32_t id, const char *w
 void test_boot(struct guest *g);
 void test_transport(struct guest *g);
 void test_rng(struct guest *g);
+void test_blk(struct guest *g);
 
 #endif
