@@ -19,6 +19,19 @@ static void dispatch(evutil_socket_t fd, short what, void *arg)
     h->fn(h->arg, (int)fd, ev);
 }
 
+/* Runs on the loop thread. event_base_loopbreak() called from another
+ * thread is lost when it comes before the thread enters
+ * event_base_loop(), which clears the break flag on entry (a VM that ends
+ * within milliseconds did hang at teardown that way); an activated event
+ * stays active until the loop runs it. */
+static void stop_loop(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct eventloop *l = arg;
+    event_base_loopbreak(l->base);
+}
+
 int eventloop_init(struct eventloop *l)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -27,7 +40,10 @@ int eventloop_init(struct eventloop *l)
     pthread_once(&once, (void (*)(void))evthread_use_pthreads);
     l->running = false;
     l->base = event_base_new();
-    return l->base ? 0 : -ENOMEM;
+    if (!l->base)
+        return -ENOMEM;
+    l->stop_ev = event_new(l->base, -1, 0, stop_loop, l);
+    return l->stop_ev ? 0 : -ENOMEM;
 }
 
 static void *loop_thread(void *arg)
@@ -50,7 +66,7 @@ void eventloop_stop(struct eventloop *l)
 {
     if (!l->running)
         return;
-    event_base_loopbreak(l->base);
+    event_active(l->stop_ev, EV_READ, 0);
     pthread_join(l->thread, NULL);
     l->running = false;
 }
@@ -58,6 +74,9 @@ void eventloop_stop(struct eventloop *l)
 void eventloop_destroy(struct eventloop *l)
 {
     eventloop_stop(l);
+    if (l->stop_ev)
+        event_free(l->stop_ev);
+    l->stop_ev = NULL;
     if (l->base)
         event_base_free(l->base);
     l->base = NULL;

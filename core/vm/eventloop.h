@@ -14,9 +14,11 @@
 #include <plugvm/host.h>
 
 struct event_base;
+struct event;
 
 struct eventloop {
     struct event_base *base;
+    struct event *stop_ev; /* activated by eventloop_stop; breaks the loop from inside */
     pthread_t thread;
     bool running;
 };
