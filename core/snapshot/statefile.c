@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "statefile.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "util/error.h"
+
+static void put_le(uint8_t *p, uint64_t v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static uint32_t crc(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    uLong c = crc32(0L, Z_NULL, 0);
+    c = crc32(c, a, (uInt)alen);
+    /* Bodies are below 4 GiB (the codec's u32 length), so one call each. */
+    if (blen)
+        c = crc32(c, b, (uInt)blen);
+    return (uint32_t)c;
+}
+
+const char *statefile_owner_name(struct statefile_owner o, char *buf, size_t len)
+{
+    switch (o.kind) {
+    case STATEFILE_OWNER_CORE:
+        snprintf(buf, len, "core");
+        break;
+    case STATEFILE_OWNER_BACKEND:
+        if (o.index == 0)
+            snprintf(buf, len, "backend");
+        else
+            snprintf(buf, len, "vCPU %u", o.index - 1);
+        break;
+    case STATEFILE_OWNER_DEVICE:
+        snprintf(buf, len, "devices[%u]", o.index);
+        break;
+    default:
+        snprintf(buf, len, "owner kind %u", o.kind);
+    }
+    return buf;
+}
+
+/* Walks a section in the codec's layout; false at its end. */
+static bool next_record(const struct statefile_section *s, size_t *at, uint32_t *tag,
+                        uint32_t *version, const uint8_t **body, uint32_t *len)
+{
+    if (s->len - *at < RECORD_HEADER_SIZE)
+        return false;
+    const uint8_t *p = s->data + *at;
+    *tag = (uint32_t)get_le(p, 4);
+    *version = (uint32_t)get_le(p + 4, 4);
+    *len = (uint32_t)get_le(p + 8, 4);
+    if (*len > s->len - *at - RECORD_HEADER_SIZE)
+        return false;
+    *body = p + RECORD_HEADER_SIZE;
+    *at += RECORD_HEADER_SIZE + *len;
+    return true;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int statefile_write(int fd, const struct statefile_header *h, const struct statefile_section *s,
+                    size_t n, char *err, size_t errlen)
+{
+    size_t total = STATEFILE_HEADER_SIZE, count = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t at = 0;
+        uint32_t tag, version, len;
+        const uint8_t *body;
+        while (next_record(&s[i], &at, &tag, &version, &body, &len)) {
+            total += STATEFILE_RECORD_HEADER_SIZE + len;
+            count++;
+        }
+        if (at != s[i].len) {
+            char o[32];
+            return pv_fail(err, errlen, "state file: the records of %s are malformed",
+                           statefile_owner_name(s[i].owner, o, sizeof(o)));
+        }
+    }
+    if (count > UINT32_MAX)
+        return pv_fail(err, errlen, "state file: too many records");
+    uint8_t *buf = calloc(1, total);
+    if (!buf)
+        return pv_fail(err, errlen, "state file: out of memory for %zu bytes", total);
+    memcpy(buf, STATEFILE_MAGIC, 8);
+    put_le(buf + 8, STATEFILE_VERSION, 4);
+    put_le(buf + 12, STATEFILE_HEADER_SIZE, 4);
+    memcpy(buf + 16, h->arch, strnlen(h->arch, STATEFILE_NAME_MAX));
+    memcpy(buf + 32, h->backend, strnlen(h->backend, STATEFILE_NAME_MAX));
+    put_le(buf + 48, h->memory_bytes, 8);
+    put_le(buf + 56, count, 4);
+    put_le(buf + 60, crc(buf, 60, NULL, 0), 4);
+    size_t out = STATEFILE_HEADER_SIZE;
+    for (size_t i = 0; i < n; i++) {
+        size_t at = 0;
+        uint32_t tag, version, len;
+        const uint8_t *body;
+        while (next_record(&s[i], &at, &tag, &version, &body, &len)) {
+            uint8_t *r = buf + out;
+            put_le(r, s[i].owner.kind, 4);
+            put_le(r + 4, s[i].owner.index, 4);
+            put_le(r + 8, tag, 4);
+            put_le(r + 12, version, 4);
+            put_le(r + 16, len, 4);
+            put_le(r + 20, crc(r, 20, body, len), 4);
+            memcpy(r + STATEFILE_RECORD_HEADER_SIZE, body, len);
+            out += STATEFILE_RECORD_HEADER_SIZE + len;
+        }
+    }
+    int rc = write_all(fd, buf, total);
+    int e = errno;
+    free(buf);
+    if (rc) {
+        errno = e;
+        return pv_fail(err, errlen, "state file: write: %s", strerror(e));
+    }
+    return 0;
+}
+
+static bool owner_eq(struct statefile_owner a, struct statefile_owner b)
+{
+    return a.kind == b.kind && a.index == b.index;
+}
+
+const struct statefile_section *statefile_find(const struct statefile *sf,
+                                               struct statefile_owner owner)
+{
+    for (size_t i = 0; i < sf->nsections; i++)
+        if (owner_eq(sf->sections[i].owner, owner))
+            return &sf->sections[i];
+    return NULL;
+}
+
+void statefile_free(struct statefile *sf)
+{
+    free(sf->sections);
+    free(sf->storage);
+    memset(sf, 0, sizeof(*sf));
+}
+
+int statefile_parse(struct statefile *sf, const char *path, const uint8_t *data, size_t len,
+                    char *err, size_t errlen)
+{
+    memset(sf, 0, sizeof(*sf));
+    if (len < STATEFILE_HEADER_SIZE)
+        return pv_fail(err, errlen, "%s: %zu bytes, shorter than the %u-byte header: truncated",
+                       path, len, STATEFILE_HEADER_SIZE);
+    if (memcmp(data, STATEFILE_MAGIC, 8) != 0)
+        return pv_fail(err, errlen, "%s: not a plugvm state file (no \"%s\" magic)", path,
+                       STATEFILE_MAGIC);
+    uint32_t version = (uint32_t)get_le(data + 8, 4);
+    if (version != STATEFILE_VERSION)
+        return pv_fail(err, errlen, "%s: state file format version %u; this plugvm reads "
+                       "version %u", path, version, STATEFILE_VERSION);
+    if (get_le(data + 60, 4) != crc(data, 60, NULL, 0))
+        return pv_fail(err, errlen, "%s: the header's CRC32 does not match: the file is damaged",
+                       path);
+    if (get_le(data + 12, 4) != STATEFILE_HEADER_SIZE)
+        return pv_fail(err, errlen, "%s: header of %u bytes, expected %u", path,
+                       (unsigned)get_le(data + 12, 4), STATEFILE_HEADER_SIZE);
+    memcpy(sf->header.arch, data + 16, STATEFILE_NAME_MAX);
+    memcpy(sf->header.backend, data + 32, STATEFILE_NAME_MAX);
+    sf->header.arch[STATEFILE_NAME_MAX - 1] = sf->header.backend[STATEFILE_NAME_MAX - 1] = '\0';
+    sf->header.memory_bytes = get_le(data + 48, 8);
+    uint32_t count = (uint32_t)get_le(data + 56, 4);
+
+    /* Pass 1: every record's bounds, CRC and owner; bytes per owner. */
+    struct statefile_section *secs = NULL;
+    size_t nsecs = 0, at = STATEFILE_HEADER_SIZE;
+    for (uint32_t i = 0; i < count; i++) {
+        if (len - at < STATEFILE_RECORD_HEADER_SIZE) {
+            free(secs);
+            return pv_fail(err, errlen, "%s: truncated: record %u of %u is missing", path, i + 1,
+                           count);
+        }
+        const uint8_t *r = data + at;
+        struct statefile_owner o = {(uint32_t)get_le(r, 4), (uint32_t)get_le(r + 4, 4)};
+        uint32_t tag = (uint32_t)get_le(r + 8, 4), blen = (uint32_t)get_le(r + 16, 4);
+        char on[32];
+        statefile_owner_name(o, on, sizeof(on));
+        if (blen > len - at - STATEFILE_RECORD_HEADER_SIZE) {
+            free(secs);
+            return pv_fail(err, errlen, "%s: truncated: record %u (%s, tag %u) says %u bytes, "
+                           "%zu remain", path, i + 1, on, tag, blen,
+                           len - at - STATEFILE_RECORD_HEADER_SIZE);
+        }
+        if (get_le(r + 20, 4) != crc(r, 20, r + STATEFILE_RECORD_HEADER_SIZE, blen)) {
+            free(secs);
+            return pv_fail(err, errlen, "%s: record %u (%s, tag %u): CRC32 does not match: the "
+                           "file is damaged", path, i + 1, on, tag);
+        }
+        if (o.kind < STATEFILE_OWNER_CORE || o.kind > STATEFILE_OWNER_DEVICE) {
+            free(secs);
+            return pv_fail(err, errlen, "%s: record %u: unknown owner kind %u", path, i + 1,
+                           o.kind);
+        }
+        size_t k = 0;
+        while (k < nsecs && !owner_eq(secs[k].owner, o))
+            k++;
+        if (k == nsecs) {
+            struct statefile_section *grown = realloc(secs, (nsecs + 1) * sizeof(*secs));
+            if (!grown) {
+                free(secs);
+                return pv_fail(err, errlen, "%s: out of memory", path);
+            }
+            secs = grown;
+            secs[nsecs++] = (struct statefile_section){.owner = o};
+        }
+        secs[k].len += RECORD_HEADER_SIZE + blen;
+        at += STATEFILE_RECORD_HEADER_SIZE + blen;
+    }
+    if (at != len) {
+        free(secs);
+        return pv_fail(err, errlen, "%s: %zu bytes after the last of its %u records", path,
+                       len - at, count);
+    }
+
+    /* Pass 2: each owner's records, contiguous, in the codec's layout. */
+    size_t total = 0;
+    for (size_t k = 0; k < nsecs; k++)
+        total += secs[k].len;
+    uint8_t *store = malloc(total ? total : 1);
+    if (!store) {
+        free(secs);
+        return pv_fail(err, errlen, "%s: out of memory", path);
+    }
+    size_t *fill = calloc(nsecs ? nsecs : 1, sizeof(*fill));
+    if (!fill) {
+        free(store);
+        free(secs);
+        return pv_fail(err, errlen, "%s: out of memory", path);
+    }
+    size_t off = 0;
+    for (size_t k = 0; k < nsecs; k++) {
+        fill[k] = off;
+        secs[k].data = store + off;
+        off += secs[k].len;
+    }
+    at = STATEFILE_HEADER_SIZE;
+    for (uint32_t i = 0; i < count; i++) {
+        const uint8_t *r = data + at;
+        struct statefile_owner o = {(uint32_t)get_le(r, 4), (uint32_t)get_le(r + 4, 4)};
+        uint32_t blen = (uint32_t)get_le(r + 16, 4);
+        size_t k = 0;
+        while (!owner_eq(secs[k].owner, o))
+            k++;
+        uint8_t *d = store + fill[k];
+        memcpy(d, r + 8, 8); /* tag, version */
+        put_le(d + 8, blen, 4);
+        memcpy(d + RECORD_HEADER_SIZE, r + STATEFILE_RECORD_HEADER_SIZE, blen);
+        fill[k] += RECORD_HEADER_SIZE + blen;
+        at += STATEFILE_RECORD_HEADER_SIZE + blen;
+    }
+    free(fill);
+    sf->sections = secs;
+    sf->nsections = nsecs;
+    sf->storage = store;
+    return 0;
+}
