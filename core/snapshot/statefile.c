@@ -51,6 +51,9 @@ const char *statefile_owner_name(struct statefile_owner o, char *buf, size_t len
     case STATEFILE_OWNER_DEVICE:
         snprintf(buf, len, "devices[%u]", o.index);
         break;
+    case STATEFILE_OWNER_TRANSPORT:
+        snprintf(buf, len, "devices[%u] transport", o.index);
+        break;
     default:
         snprintf(buf, len, "owner kind %u", o.kind);
     }
@@ -218,7 +221,7 @@ int statefile_parse(struct statefile *sf, const char *path, const uint8_t *data,
             return pv_fail(err, errlen, "%s: record %u (%s, tag %u): CRC32 does not match: the "
                            "file is damaged", path, i + 1, on, tag);
         }
-        if (o.kind < STATEFILE_OWNER_CORE || o.kind > STATEFILE_OWNER_DEVICE) {
+        if (o.kind < STATEFILE_OWNER_CORE || o.kind > STATEFILE_OWNER_TRANSPORT) {
             free(secs);
             return pv_fail(err, errlen, "%s: record %u: unknown owner kind %u", path, i + 1,
                            o.kind);

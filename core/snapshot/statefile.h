@@ -26,7 +26,8 @@
 enum statefile_owner_kind {
     STATEFILE_OWNER_CORE = 1,    /* index 0 */
     STATEFILE_OWNER_BACKEND = 2, /* index 0: the VM; 1 + n: vCPU n */
-    STATEFILE_OWNER_DEVICE = 3,  /* index: devices[index] of the config */
+    STATEFILE_OWNER_DEVICE = 3,  /* index: devices[index] of the config: its plugin's records */
+    STATEFILE_OWNER_TRANSPORT = 4, /* index: devices[index]'s virtio-mmio transport */
 };
 
 struct statefile_owner {

@@ -18,6 +18,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <plugvm/record.h>
+
 #include "memory/guest_mem.h"
 #include "virtio/virtqueue.h"
 
@@ -142,5 +144,23 @@ void virtio_mmio_interrupt(struct virtio_mmio *t, uint32_t bits);
 void virtio_mmio_needs_reset(struct virtio_mmio *t);
 /* Config space changed: bumps the generation, interrupts (§4.2.2). */
 void virtio_mmio_config_changed(struct virtio_mmio *t);
+
+/* Snapshots (mmio_state.c, docs/SNAPSHOT.md): one record. */
+#define VIRTIO_MMIO_RECORD_TAG 1
+#define VIRTIO_MMIO_RECORD_VERSION 1
+/* Writes the transport's state: registers, status, interrupt status, and
+ * each queue's addresses and ring cursors. The vCPUs must be paused and
+ * the device quiesced: a chain in flight is refused (-1 with err). */
+int virtio_mmio_save(struct virtio_mmio *t, struct plugvm_record_writer *w, char *err,
+                     size_t errlen);
+/* Reads it back into a transport virtio_mmio_init set up for the same
+ * device, before any vCPU runs: the queues the driver had set up are set
+ * up again at their cursors and, when the driver had set DRIVER_OK, the
+ * device is activated with the features it accepted (so the plugin's own
+ * record must be restored first). Refused, with err saying what does not
+ * fit and nothing left half set, when the device id, queue count,
+ * features or queue addresses do not fit this device and memory. 0 or -1. */
+int virtio_mmio_restore(struct virtio_mmio *t, struct plugvm_record_reader *r, char *err,
+                        size_t errlen);
 
 #endif

@@ -99,6 +99,29 @@ int virtq_setup(struct virtq *q, const struct guest_mem *mem, uint16_t num, uint
     return 0;
 }
 
+bool virtq_get_cursors(struct virtq *q, struct virtq_cursors *c)
+{
+    pthread_mutex_lock(&q->lock);
+    bool idle = true;
+    for (uint32_t i = 0; q->inflight && i < q->num; i++)
+        idle &= q->inflight[i] == NULL;
+    *c = (struct virtq_cursors){q->last_avail, q->used_idx, q->signalled_used,
+                                q->signalled_valid, q->broken};
+    pthread_mutex_unlock(&q->lock);
+    return idle;
+}
+
+void virtq_set_cursors(struct virtq *q, const struct virtq_cursors *c)
+{
+    pthread_mutex_lock(&q->lock);
+    q->last_avail = c->last_avail;
+    q->used_idx = c->used_idx;
+    q->signalled_used = c->signalled_used;
+    q->signalled_valid = c->signalled_valid;
+    q->broken = c->broken;
+    pthread_mutex_unlock(&q->lock);
+}
+
 /* Walks the chain at `head` into q->scratch. Returns the number of
  * buffers, or -1 when the chain is invalid. Bounded: at most num
  * descriptors are visited in all, so a loop cannot hang us (§2.7.5.3.1:

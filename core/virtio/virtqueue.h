@@ -80,6 +80,22 @@ int virtq_push(struct virtq *q, const struct plugvm_chain *c, uint32_t written);
  * NO_INTERRUPT flag). Records that it was signalled when true. */
 bool virtq_should_interrupt(struct virtq *q);
 
+/* Where the device is in the rings: what a snapshot keeps of a queue
+ * besides its registers. */
+struct virtq_cursors {
+    uint16_t last_avail;
+    uint16_t used_idx;
+    uint16_t signalled_used;
+    bool signalled_valid;
+    bool broken;
+};
+
+/* Reads the cursors; false when a chain is in flight (popped, not yet
+ * pushed): a device that was not quiesced. */
+bool virtq_get_cursors(struct virtq *q, struct virtq_cursors *c);
+/* Sets the cursors of a queue virtq_setup made ready. */
+void virtq_set_cursors(struct virtq *q, const struct virtq_cursors *c);
+
 void virtq_init(struct virtq *q);
 void virtq_destroy(struct virtq *q);
 
