@@ -7,6 +7,7 @@
 #ifndef PLUGVM_CORE_GUEST_MEM_H
 #define PLUGVM_CORE_GUEST_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,18 @@ void guest_mem_fini(struct guest_mem *m);
  * inside one RAM region, else NULL (also on overflow). len 0 is allowed
  * for a gpa inside RAM. */
 void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+
+/* Writes RAM to fd (a new, empty file named `path` in messages) as a
+ * snapshot's memory file: byte for byte, zero pages left as holes. 0, or
+ * -1 with err. (guest_mem_file.c) */
+int guest_mem_save(const struct guest_mem *m, int fd, const char *path, char *err, size_t errlen);
+/* Guest RAM of `size` bytes backed by memory file fd, mapped MAP_PRIVATE:
+ * the guest's writes stay in this process, the file is never written,
+ * and nothing is read before the guest touches it, so the time does not
+ * grow with `size`. Refused, with err naming `path`, when the file is not
+ * exactly `size` bytes. 0 or -1. Freed with guest_mem_fini. */
+int guest_mem_init_file(struct guest_mem *m, uint64_t size, int fd, const char *path, char *err,
+                        size_t errlen);
 
 /* Bytes of RAM below the hole (the low region's size). */
 uint64_t guest_mem_low_size(const struct guest_mem *m);

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Guest RAM to and from a snapshot's memory file (docs/SNAPSHOT.md): the
+ * file is RAM as it is, byte for byte, with holes where RAM is zero; a
+ * restore maps it copy-on-write, so nothing is read until the guest
+ * touches it and no restore writes to the snapshot.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "memory/guest_mem.h"
+#include "util/error.h"
+
+#define PAGE 4096u
+
+static bool page_is_zero(const uint8_t *p)
+{
+    const uint64_t *w = (const uint64_t *)p;
+    for (unsigned i = 0; i < PAGE / 8; i++)
+        if (w[i])
+            return false;
+    return true;
+}
+
+static int pwrite_all(int fd, const uint8_t *p, size_t n, off_t off)
+{
+    while (n) {
+        ssize_t w = pwrite(fd, p, n, off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+        off += w;
+    }
+    return 0;
+}
+
+int guest_mem_save(const struct guest_mem *m, int fd, const char *path, char *err, size_t errlen)
+{
+    /* Runs of non-zero pages, written as they are; zero pages become
+     * holes by skipping them and setting the size at the end. */
+    uint64_t run = 0;
+    bool in_run = false;
+    for (uint64_t off = 0; off <= m->size; off += PAGE) {
+        bool data = off < m->size && !page_is_zero(m->base + off);
+        if (data && !in_run) {
+            run = off;
+            in_run = true;
+        } else if (!data && in_run) {
+            if (pwrite_all(fd, m->base + run, (size_t)(off - run), (off_t)run))
+                return pv_fail(err, errlen, "%s: write: %s", path, strerror(errno));
+            in_run = false;
+        }
+    }
+    if (ftruncate(fd, (off_t)m->size))
+        return pv_fail(err, errlen, "%s: cannot set its size: %s", path, strerror(errno));
+    return 0;
+}
+
+int guest_mem_init_file(struct guest_mem *m, uint64_t size, int fd, const char *path, char *err,
+                        size_t errlen)
+{
+    struct stat st;
+    if (fstat(fd, &st))
+        return pv_fail(err, errlen, "%s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
+        return pv_fail(err, errlen, "%s: %llu bytes; the state file says guest RAM is %llu bytes",
+                       path, (unsigned long long)st.st_size, (unsigned long long)size);
+    if (size == 0 || (size & (PAGE - 1)))
+        return pv_fail(err, errlen, "%s: guest RAM of %llu bytes is not whole pages", path,
+                       (unsigned long long)size);
+    guest_mem_layout(m, size);
+    /* The same 2 MiB alignment as fresh RAM (guest_mem_init): a
+     * reservation, then the file mapped over its aligned start. */
+    const uint64_t huge = 2ull << 20;
+    uint8_t *p = mmap(NULL, size + huge, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                      -1, 0);
+    if (p == MAP_FAILED)
+        return pv_fail(err, errlen, "cannot reserve %llu bytes for guest RAM: %s",
+                       (unsigned long long)size, strerror(errno));
+    uint8_t *start = (uint8_t *)(((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1));
+    if (mmap(start, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, 0) ==
+        MAP_FAILED) {
+        int e = errno;
+        munmap(p, size + huge);
+        return pv_fail(err, errlen, "%s: cannot map it: %s", path, strerror(e));
+    }
+    if (start > p)
+        munmap(p, (size_t)(start - p));
+    if (start + size < p + size + huge)
+        munmap(start + size, (size_t)((p + size + huge) - (start + size)));
+    m->base = start;
+    uint64_t off = 0;
+    for (unsigned i = 0; i < m->nregions; i++) {
+        m->region[i].hva = m->base + off;
+        off += m->region[i].size;
+    }
+    return 0;
+}

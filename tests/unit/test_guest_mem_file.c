@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Guest RAM to a snapshot's memory file and back: sparse where RAM is
+ * zero, mapped copy-on-write so a restored guest never writes the file,
+ * a file of the wrong size refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "memory/guest_mem.h"
+
+#define RAM (8u << 20)
+
+static void round_trip_sparse_private(void **state)
+{
+    (void)state;
+    struct guest_mem m;
+    assert_int_equal(guest_mem_init(&m, RAM), 0);
+    memset(m.base + 4096, 0xab, 4096);
+    memset(m.base + RAM - 10, 0xcd, 10);
+    strcpy((char *)m.base + (3u << 20) + 5, "counter");
+    char path[] = "/tmp/plugvm-mem-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    char err[256];
+    assert_int_equal(guest_mem_save(&m, fd, path, err, sizeof(err)), 0);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    assert_int_equal(st.st_size, RAM);
+    assert_true((uint64_t)st.st_blocks * 512 <= 64u << 10); /* 3 pages of data, not 8 MiB */
+
+    struct guest_mem r;
+    assert_int_equal(guest_mem_init_file(&r, RAM, fd, path, err, sizeof(err)), 0);
+    assert_int_equal((uintptr_t)r.base & ((2u << 20) - 1), 0);
+    assert_memory_equal(r.base, m.base, RAM);
+    /* The guest's writes stay private. */
+    memset(r.base + 4096, 0x11, 4096);
+    uint8_t page[4096];
+    assert_int_equal(pread(fd, page, sizeof(page), 4096), (ssize_t)sizeof(page));
+    assert_int_equal(page[0], 0xab);
+    /* Two restores of one file are independent. */
+    struct guest_mem r2;
+    assert_int_equal(guest_mem_init_file(&r2, RAM, fd, path, err, sizeof(err)), 0);
+    assert_int_equal(r2.base[4096], 0xab);
+    guest_mem_fini(&r2);
+    guest_mem_fini(&r);
+
+    /* The wrong size: refused, naming the file. */
+    assert_int_equal(guest_mem_init_file(&r, RAM * 2, fd, path, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "8388608 bytes"));
+    close(fd);
+    unlink(path);
+    guest_mem_fini(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(round_trip_sparse_private),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
