@@ -30,6 +30,11 @@ struct plugvm_vcpu {
     pthread_t thread;
     atomic_bool thread_known;
     atomic_bool kicked;
+    /* The last exit (port I/O, MMIO) is done by KVM only at the next
+     * KVM_RUN: a kick must not skip that run, or a snapshot would catch
+     * the instruction half done (KVM API: "userspace should ensure that
+     * the operation is completed"). */
+    bool exit_pending;
     char error[256];
 };
 

@@ -71,10 +71,19 @@ int kvm_vcpu_run(struct plugvm_vcpu *v, struct plugvm_exit *e)
     memset(e, 0, sizeof(*e));
     for (;;) {
         if (atomic_exchange(&v->kicked, false)) {
+            if (v->exit_pending) {
+                /* Completes the pending exit, runs nothing more: with
+                 * immediate_exit set KVM_RUN returns EINTR once done. */
+                run->immediate_exit = 1;
+                while (ioctl(v->fd, KVM_RUN, 0) == 0 && run->exit_reason == KVM_EXIT_INTR)
+                    ;
+                v->exit_pending = false;
+            }
             run->immediate_exit = 0;
             e->reason = PLUGVM_EXIT_INTR;
             return 0;
         }
+        v->exit_pending = false;
         if (ioctl(v->fd, KVM_RUN, 0) < 0) {
             if (errno == EINTR || errno == EAGAIN)
                 continue; /* a kick, or a signal meant for someone else */
@@ -84,6 +93,7 @@ int kvm_vcpu_run(struct plugvm_vcpu *v, struct plugvm_exit *e)
         }
         switch (run->exit_reason) {
         case KVM_EXIT_IO:
+            v->exit_pending = true;
             e->reason = PLUGVM_EXIT_IO;
             e->io.port = run->io.port;
             e->io.size = run->io.size;
@@ -92,6 +102,7 @@ int kvm_vcpu_run(struct plugvm_vcpu *v, struct plugvm_exit *e)
             e->io.data = (uint8_t *)run + run->io.data_offset;
             return 0;
         case KVM_EXIT_MMIO:
+            v->exit_pending = true;
             e->reason = PLUGVM_EXIT_MMIO;
             e->mmio.gpa = run->mmio.phys_addr;
             e->mmio.len = run->mmio.len;

@@ -32,36 +32,7 @@
 #include "virtio/device.h"
 #include "vm/console.h"
 #include "vm/eventloop.h"
-
-/* The signal a vCPU thread sends the main thread when the VM must stop. */
-#define STOP_SIGNAL SIGUSR2
-
-struct vm {
-    const struct vm_config *cfg;
-    const struct plugvm_backend_ops *be;
-    struct plugvm_host host;
-    struct plugvm_vm *bvm;
-    struct guest_mem mem;
-    uint32_t nvcpus;
-    struct plugvm_vcpu *vcpu[VM_MAX_VCPUS];
-    pthread_t thread[VM_MAX_VCPUS];
-    bool thread_started[VM_MAX_VCPUS];
-    pthread_t main_thread;
-    atomic_int stop;
-    struct iobus *io;
-    struct serial serial;
-    struct i8042 i8042;
-    struct debug_exit debug_exit;
-    atomic_int guest_status; /* the byte written to the exit port */
-    struct console console;
-    atomic_uint unclaimed_mmio;
-    char log_prefix[40]; /* "NAME: " of the backend, for its log lines */
-    struct eventloop loop;
-    struct device_env env;
-    size_t ndevices;
-    struct vm_device dev[VIRTIO_MAX_DEVICES];
-    char cmdline[X86_CMDLINE_MAX + 256]; /* the configured one, plus device entries */
-};
+#include "vm/vm_internal.h"
 
 static void host_log(const struct plugvm_host *h, enum plugvm_log_level level, const char *fmt, ...)
 {
@@ -78,8 +49,7 @@ static void *host_gpa_to_hva(const struct plugvm_host *h, uint64_t gpa, uint64_t
     return guest_mem_ptr(&vm->mem, gpa, len);
 }
 
-/* First stop reason wins; the main thread is woken to tear down. */
-static void request_stop(struct vm *vm, enum vm_stop why)
+void vm_request_stop(struct vm *vm, enum vm_stop why)
 {
     int expected = VM_RUNNING;
     if (atomic_compare_exchange_strong(&vm->stop, &expected, (int)why))
@@ -95,19 +65,19 @@ static void serial_irq(void *arg)
 
 static void i8042_reset(void *arg)
 {
-    request_stop(arg, VM_STOP_RESET);
+    vm_request_stop(arg, VM_STOP_RESET);
 }
 
 static void guest_exit(void *arg, uint8_t status)
 {
     struct vm *vm = arg;
     atomic_store(&vm->guest_status, status);
-    request_stop(vm, VM_STOP_GUEST_EXIT);
+    vm_request_stop(vm, VM_STOP_GUEST_EXIT);
 }
 
 static void console_quit(void *arg)
 {
-    request_stop(arg, VM_STOP_SIGINT);
+    vm_request_stop(arg, VM_STOP_SIGINT);
 }
 
 static void handle_io(struct vm *vm, struct plugvm_exit *e)
@@ -157,21 +127,22 @@ static void *vcpu_thread(void *arg)
         case PLUGVM_EXIT_INTR: break;
         case PLUGVM_EXIT_SHUTDOWN:
             pv_info("vCPU %u: triple fault: the guest reset", index);
-            request_stop(vm, VM_STOP_RESET);
+            vm_request_stop(vm, VM_STOP_RESET);
             break;
-        case PLUGVM_EXIT_RESET: request_stop(vm, VM_STOP_RESET); break;
+        case PLUGVM_EXIT_RESET: vm_request_stop(vm, VM_STOP_RESET); break;
         case PLUGVM_EXIT_HLT:
-        case PLUGVM_EXIT_POWEROFF: request_stop(vm, VM_STOP_POWEROFF); break;
+        case PLUGVM_EXIT_POWEROFF: vm_request_stop(vm, VM_STOP_POWEROFF); break;
         case PLUGVM_EXIT_ERROR:
         default: {
             char dump[2048];
             vm->be->vcpu_dump(v, dump, sizeof(dump));
             pv_err("vCPU %u stopped the VM: %s\n%s", index,
                    e.reason == PLUGVM_EXIT_ERROR ? e.error.what : "unknown exit", dump);
-            request_stop(vm, VM_STOP_ERROR);
+            vm_request_stop(vm, VM_STOP_ERROR);
             break;
         }
         }
+        vm_vcpu_pause_point(vm, index, e.reason);
     }
     return NULL;
 }
@@ -202,7 +173,7 @@ static void wait_for_stop(struct vm *vm, const sigset_t *set, double timeout_s)
             double left = (double)(deadline.tv_sec - now.tv_sec) +
                           (double)(deadline.tv_nsec - now.tv_nsec) / 1e9;
             if (left <= 0) {
-                request_stop(vm, VM_STOP_TIMEOUT);
+                vm_request_stop(vm, VM_STOP_TIMEOUT);
                 break;
             }
             if (left < 1) {
@@ -212,9 +183,9 @@ static void wait_for_stop(struct vm *vm, const sigset_t *set, double timeout_s)
         }
         int sig = sigtimedwait(set, NULL, &wait);
         if (sig == SIGINT)
-            request_stop(vm, VM_STOP_SIGINT);
+            vm_request_stop(vm, VM_STOP_SIGINT);
         else if (sig == SIGTERM)
-            request_stop(vm, VM_STOP_SIGTERM);
+            vm_request_stop(vm, VM_STOP_SIGTERM);
     }
 }
 
@@ -394,6 +365,7 @@ static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plug
 
 static void teardown(struct vm *vm, bool verbose)
 {
+    vm_pause_release(vm); /* parked vCPUs see the stop */
     for (uint32_t i = 0; i < vm->nvcpus; i++)
         if (vm->vcpu[i])
             vm->be->vcpu_kick(vm->vcpu[i]);
@@ -444,6 +416,7 @@ int vm_run(const struct vm_config *cfg, struct plugin_set *plugins, const struct
     vm->host = (struct plugvm_host){.size = sizeof(struct plugvm_host), .ctx = vm,
                                     .log = host_log, .gpa_to_hva = host_gpa_to_hva};
     vm->console.stop_pipe[0] = vm->console.stop_pipe[1] = -1;
+    vm_pause_init(vm);
 
     /* Block the stop signals everywhere before any thread exists; the main
      * thread takes them with sigtimedwait. */
@@ -461,7 +434,7 @@ int vm_run(const struct vm_config *cfg, struct plugin_set *plugins, const struct
             if (pthread_create(&vm->thread[i], NULL, vcpu_thread, va) != 0) {
                 free(va);
                 pv_err("cannot start the thread of vCPU %u", i);
-                request_stop(vm, VM_STOP_ERROR);
+                vm_request_stop(vm, VM_STOP_ERROR);
                 break;
             }
             vm->thread_started[i] = true;
@@ -481,6 +454,7 @@ int vm_run(const struct vm_config *cfg, struct plugin_set *plugins, const struct
     if (why == VM_STOP_TIMEOUT)
         pv_err("--timeout of %g s elapsed: the VM was stopped", opt->timeout_s);
     int status = exit_status(vm, why);
+    vm_pause_fini(vm);
     free(vm);
     return status;
 }
