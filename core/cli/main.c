@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The plugvm command: run a VM from a config file, list plugins. */
+/* The plugvm command: dispatch, plugins, acpi (vm_cmds.c: run, restore and
+ * the control-socket clients). */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 
 #include "boot/x86/acpi.h"
+#include "cli/commands.h"
 #include "config/config.h"
 #include "virtio/device.h"
 #include "loader/loader.h"
@@ -22,76 +24,13 @@ static void usage(FILE *f)
             "\n"
             "commands:\n"
             "  run FILE      boot the VM FILE describes and run it until it resets or powers off\n"
+            "  restore DIR   run on the VM snapshotted into DIR\n"
+            "  pause, resume, snapshot\n"
+            "                control a VM through its control socket (run --api PATH)\n"
             "  plugins       list the plugins found, or why each was refused\n"
             "  acpi FILE DIR write the ACPI tables the VM FILE describes into DIR\n"
             "\n"
             "`plugvm COMMAND --help` describes a command. docs/CONFIG.md describes FILE.\n");
-}
-
-static void run_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: plugvm run [--timeout SECONDS] [-v|--verbose] FILE\n"
-            "\n"
-            "Boots the VM described by the config file FILE and runs it. The guest's serial\n"
-            "console (COM1) is this terminal: output to stdout, input from stdin (Ctrl-A x\n"
-            "quits when stdin is a terminal).\n"
-            "\n"
-            "  --timeout SECONDS  stop the VM after SECONDS (exit status 124)\n"
-            "  -v, --verbose      more messages; at the end, list unclaimed I/O ports\n"
-            "                     (twice: debug messages)\n"
-            "\n"
-            "exit status: 0 when the guest resets or powers off; 1 on a fatal error;\n"
-            "124 after --timeout; 130 on SIGINT (or Ctrl-A x); 143 on SIGTERM.\n");
-}
-
-static int cmd_run(int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"timeout", required_argument, NULL, 't'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    struct vm_options o = {0};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "+t:vh", opts, NULL)) != -1) {
-        switch (c) {
-        case 't': {
-            char *end;
-            o.timeout_s = strtod(optarg, &end);
-            if (*end || end == optarg || !(o.timeout_s > 0) || o.timeout_s > 1e9) {
-                fprintf(stderr, "plugvm run: --timeout: expected a number of seconds > 0, got '%s'\n",
-                        optarg);
-                return 2;
-            }
-            break;
-        }
-        case 'v':
-            o.verbose = true;
-            pv_log_level = pv_log_level < PLUGVM_LOG_INFO ? PLUGVM_LOG_INFO : PLUGVM_LOG_DEBUG;
-            break;
-        case 'h': run_usage(stdout); return 0;
-        default: run_usage(stderr); return 2;
-        }
-    }
-    if (optind != argc - 1) {
-        run_usage(stderr);
-        return 2;
-    }
-    struct vm_config cfg;
-    char err[2048];
-    if (config_load(&cfg, argv[optind], err, sizeof(err))) {
-        pv_err("%s", err);
-        return 1;
-    }
-    struct plugin_set *plugins = calloc(1, sizeof(*plugins));
-    int status = vm_run(&cfg, plugins, &o);
-    loader_unload_all(plugins);
-    free(plugins);
-    config_free(&cfg);
-    return status;
 }
 
 static void print_plugin(const char *path, const struct loaded_plugin *p, const char *why, void *arg)
@@ -191,6 +130,10 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "run"))
         return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "restore"))
+        return cmd_restore(argc - 1, argv + 1);
+    if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume") || !strcmp(cmd, "snapshot"))
+        return cmd_control(argc - 1, argv + 1);
     if (!strcmp(cmd, "plugins"))
         return cmd_plugins(argc - 1, argv + 1);
     if (!strcmp(cmd, "acpi"))

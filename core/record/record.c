@@ -143,6 +143,8 @@ static int r_open(struct plugvm_record_reader *h, uint32_t tag, uint32_t *versio
         uint32_t len = (uint32_t)get_le(r->data + at + 8, 4);
         size_t end = at + RECORD_HEADER_SIZE + len;
         if (t == tag) {
+            if (at != r->next && !r->skipped_tag)
+                r->skipped_tag = (uint32_t)get_le(r->data + r->next, 4);
             *version = (uint32_t)get_le(r->data + at + 4, 4);
             r->body = at + RECORD_HEADER_SIZE;
             r->end = end;
@@ -223,4 +225,17 @@ int record_reader_init(struct record_buf_reader *r, const uint8_t *data, size_t 
     r->data = data;
     r->len = len;
     return 0;
+}
+
+bool record_reader_unread(const struct record_buf_reader *r, uint32_t *tag)
+{
+    if (r->skipped_tag) {
+        *tag = r->skipped_tag;
+        return true;
+    }
+    if (r->next < r->len) {
+        *tag = (uint32_t)get_le(r->data + r->next, 4);
+        return true;
+    }
+    return false;
 }

@@ -9,6 +9,7 @@
 #ifndef PLUGVM_CORE_RECORD_H
 #define PLUGVM_CORE_RECORD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,7 +35,13 @@ struct record_buf_reader {
     size_t len;
     size_t next;      /* where open() searches from */
     size_t body, end; /* the open record's body [body, end); end 0 = none open */
+    uint32_t skipped_tag; /* the first record open() passed over, 0 if none */
 };
+
+/* Whether a record was left unread: one open() passed over (records are
+ * found in order) or one after the last opened. *tag gets its tag. A
+ * restore refuses such a section: a record this plugvm does not know. */
+bool record_reader_unread(const struct record_buf_reader *r, uint32_t *tag);
 
 /* Reads records from data[0..len) (not copied; must outlive the reader).
  * -EBADMSG when the buffer is not a well-formed sequence of records (a

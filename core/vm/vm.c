@@ -32,6 +32,8 @@
 #include "virtio/device.h"
 #include "vm/console.h"
 #include "vm/eventloop.h"
+#include "api/server.h"
+#include "vm/restore.h"
 #include "vm/vm_internal.h"
 
 static void host_log(const struct plugvm_host *h, enum plugvm_log_level level, const char *fmt, ...)
@@ -269,7 +271,10 @@ static int build_cmdline(struct vm *vm)
     return 0;
 }
 
-static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plugin_set *plugins)
+/* Builds the VM: booted from the config's kernel, or, with rs, restored
+ * from a snapshot (restore.c does the steps that differ). */
+static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plugin_set *plugins,
+                 const struct restore_src *rs, const char *opt_api)
 {
     const struct vm_config *cfg = vm->cfg;
     char why[512], note[512];
@@ -280,8 +285,14 @@ static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plug
     if (note[0])
         pv_warn("%s", note);
 
-    int rc = guest_mem_init(&vm->mem, cfg->memory_mib << 20);
-    if (rc) {
+    char err[1024];
+    int rc;
+    if (rs) {
+        if (restore_memory(vm, rs, err, sizeof(err))) {
+            pv_err("%s", err);
+            return -1;
+        }
+    } else if ((rc = guest_mem_init(&vm->mem, cfg->memory_mib << 20))) {
         pv_err("cannot allocate %llu MiB of guest RAM: %s", (unsigned long long)cfg->memory_mib,
                strerror(-rc));
         return -1;
@@ -294,20 +305,33 @@ static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plug
     }
     if (create_devices(vm, plugins) || build_cmdline(vm))
         return -1;
-    struct acpi_virtio_mmio windows[VIRTIO_MAX_DEVICES];
-    for (size_t i = 0; i < vm->ndevices; i++)
-        windows[i] = device_window((unsigned)i);
-    struct x86_boot_config bc = {.kernel = cfg->kernel, .initrd = cfg->initrd,
-                                 .cmdline = vm->cmdline, .vcpus = cfg->vcpus, .acpi = cfg->acpi,
-                                 .devs = windows, .ndevs = vm->ndevices};
     struct x86_boot_result boot;
-    char err[1024];
-    if (x86_boot_setup(&bc, &vm->mem, &boot, err, sizeof(err))) {
-        pv_err("%s", err);
-        return -1;
+    if (rs) {
+        /* The devices' own records before anything is wired to them. */
+        if (restore_check(vm, rs, err, sizeof(err))) {
+            pv_err("%s", err);
+            return -1;
+        }
+        for (size_t i = 0; i < vm->ndevices; i++)
+            if (restore_device(vm, i, rs, err, sizeof(err))) {
+                pv_err("%s", err);
+                return -1;
+            }
+    } else {
+        struct acpi_virtio_mmio windows[VIRTIO_MAX_DEVICES];
+        for (size_t i = 0; i < vm->ndevices; i++)
+            windows[i] = device_window((unsigned)i);
+        struct x86_boot_config bc = {.kernel = cfg->kernel, .initrd = cfg->initrd,
+                                     .cmdline = vm->cmdline, .vcpus = cfg->vcpus, .acpi = cfg->acpi,
+                                     .devs = windows, .ndevs = vm->ndevices};
+        if (x86_boot_setup(&bc, &vm->mem, &boot, err, sizeof(err))) {
+            pv_err("%s", err);
+            return -1;
+        }
+        pv_info("%s: %s entry at 0x%llx", cfg->kernel,
+                boot.entry == X86_ENTRY_PVH ? "PVH" : "64-bit Linux",
+                (unsigned long long)boot.regs.rip);
     }
-    pv_info("%s: %s entry at 0x%llx", cfg->kernel,
-            boot.entry == X86_ENTRY_PVH ? "PVH" : "64-bit Linux", (unsigned long long)boot.regs.rip);
 
     struct plugvm_mem_region regions[GUEST_MEM_MAX_REGIONS];
     for (unsigned i = 0; i < vm->mem.nregions; i++)
@@ -327,6 +351,8 @@ static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plug
             return -1;
         }
         vm->nvcpus = i + 1;
+        if (rs)
+            continue;
         rc = i == 0 ? vm->be->vcpu_set_regs(vm->vcpu[i], &boot.regs)
                     : vm->be->vcpu_set_waiting(vm->vcpu[i]);
         if (rc) {
@@ -334,13 +360,22 @@ static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plug
             return -1;
         }
     }
+    if (rs && restore_machine(vm, rs, err, sizeof(err))) {
+        pv_err("%s", err);
+        return -1;
+    }
 
     vm->env.bvm = vm->bvm;
     for (size_t i = 0; i < vm->ndevices; i++)
-        if (device_connect(&vm->dev[i], err, sizeof(err))) {
+        if (device_connect(&vm->dev[i], err, sizeof(err)) ||
+            (rs && restore_transport(vm, i, rs, err, sizeof(err)))) {
             pv_err("%s", err);
             return -1;
         }
+    if (opt_api && !(vm->api = api_server_start(vm, vm->loop.base, opt_api, err, sizeof(err)))) {
+        pv_err("%s", err);
+        return -1;
+    }
     if (eventloop_start(&vm->loop)) {
         pv_err("cannot start the event loop thread");
         return -1;
@@ -360,6 +395,10 @@ static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plug
         struct io_device d = debug_exit_device(&vm->debug_exit);
         iobus_add(vm->io, &d);
     }
+    if (rs && restore_core(vm, rs, err, sizeof(err))) {
+        pv_err("%s", err);
+        return -1;
+    }
     return 0;
 }
 
@@ -375,6 +414,7 @@ static void teardown(struct vm *vm, bool verbose)
     console_stop(&vm->console);
     /* No vCPU runs now; stop doorbells, then the devices and their workers. */
     eventloop_stop(&vm->loop);
+    api_server_stop(vm->api);
     for (size_t i = 0; i < vm->ndevices; i++)
         device_destroy(&vm->dev[i]);
     eventloop_destroy(&vm->loop);
@@ -412,6 +452,7 @@ int vm_run(const struct vm_config *cfg, struct plugin_set *plugins, const struct
     vm->cfg = cfg;
     vm->be = backend->desc->ops;
     snprintf(vm->log_prefix, sizeof(vm->log_prefix), "%s: ", backend->desc->name);
+    vm->backend_name = backend->desc->name;
     vm->main_thread = pthread_self();
     vm->host = (struct plugvm_host){.size = sizeof(struct plugvm_host), .ctx = vm,
                                     .log = host_log, .gpa_to_hva = host_gpa_to_hva};
@@ -427,7 +468,16 @@ int vm_run(const struct vm_config *cfg, struct plugin_set *plugins, const struct
     sigaddset(&set, STOP_SIGNAL);
     pthread_sigmask(SIG_BLOCK, &set, &old);
 
-    if (setup(vm, backend, plugins) == 0 && console_start(&vm->console, &vm->serial, console_quit, vm) == 0) {
+    struct restore_src rs;
+    bool restoring = opt->restore_dir != NULL;
+    if (restoring && restore_open(&rs, opt->restore_dir, err, sizeof(err))) {
+        pv_err("%s", err);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        vm_pause_fini(vm);
+        free(vm);
+        return 1;
+    }
+    if (setup(vm, backend, plugins, restoring ? &rs : NULL, opt->api_path) == 0 && console_start(&vm->console, &vm->serial, console_quit, vm) == 0) {
         for (uint32_t i = 0; i < vm->nvcpus; i++) {
             struct vcpu_arg *va = malloc(sizeof(*va));
             *va = (struct vcpu_arg){vm, i};
@@ -439,12 +489,18 @@ int vm_run(const struct vm_config *cfg, struct plugin_set *plugins, const struct
             }
             vm->thread_started[i] = true;
         }
+        if (restoring)
+            pv_log(opt->verbose ? PLUGVM_LOG_INFO : PLUGVM_LOG_DEBUG,
+                   "restored from %s: vCPUs running %.2f ms after plugvm started",
+                   opt->restore_dir, pv_ms_since_start());
         wait_for_stop(vm, &set, opt->timeout_s);
     } else {
         atomic_store(&vm->stop, VM_STOP_ERROR);
     }
     enum vm_stop why = (enum vm_stop)atomic_load(&vm->stop);
     teardown(vm, opt->verbose);
+    if (restoring)
+        restore_close(&rs);
     /* A stop signal sent after the wait ended is still pending: take it
      * here, or unblocking would deliver it with its default action. */
     struct timespec zero = {0, 0};

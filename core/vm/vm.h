@@ -24,6 +24,8 @@ enum vm_stop {
 struct vm_options {
     double timeout_s; /* 0: none */
     bool verbose;     /* list unclaimed ports at the end */
+    const char *restore_dir; /* restore from this snapshot folder instead of booting */
+    const char *api_path;    /* serve the control socket here (core/api/server.h) */
 };
 
 /* Builds the VM from `cfg`, runs it until it stops and tears it down.

@@ -50,6 +50,7 @@ struct vm {
     struct console console;
     atomic_uint unclaimed_mmio;
     char log_prefix[40]; /* "NAME: " of the backend, for its log lines */
+    const char *backend_name;
     struct eventloop loop;
     struct device_env env;
     size_t ndevices;
@@ -64,6 +65,7 @@ struct vm {
     atomic_bool pausing;
     uint32_t parked;
     bool paused; /* vCPUs parked and devices quiesced */
+    struct api_server *api;
 };
 
 /* First stop reason wins; the main thread is woken to tear down. */

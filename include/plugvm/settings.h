@@ -33,6 +33,9 @@ enum plugvm_setting_type {
 
 /* Flags of a plugvm_setting_spec. */
 #define PLUGVM_SETTING_REQUIRED 0x1u /* absent is an error */
+/* A STRING naming a file: read it with get_path. A snapshot keeps it as
+ * an absolute path, so the snapshot restores from anywhere. */
+#define PLUGVM_SETTING_PATH 0x2u
 
 /*
  * One accepted setting. A table of them ends with an entry whose name is NULL.

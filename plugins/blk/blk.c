@@ -123,7 +123,7 @@ static void worker(void *arg)
 }
 
 static const struct plugvm_setting_spec blk_settings[] = {
-    {"path", PLUGVM_SETTING_STRING, PLUGVM_SETTING_REQUIRED, 0, -1,
+    {"path", PLUGVM_SETTING_STRING, PLUGVM_SETTING_REQUIRED | PLUGVM_SETTING_PATH, 0, -1,
      "raw disk image file or block device"},
     {"read_only", PLUGVM_SETTING_BOOL, 0, 0, -1, "offer the disk read-only (default false)"},
     {"cache", PLUGVM_SETTING_STRING, 0, 0, -1,

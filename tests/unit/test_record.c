@@ -135,6 +135,30 @@ static void writer_misuse(void **state)
     record_writer_fini(&bw);
 }
 
+/* A record nobody opened is reported: passed over, or left at the end. */
+static void unread_records_reported(void **state)
+{
+    (void)state;
+    struct record_buf_writer bw;
+    record_writer_init(&bw);
+    write_two(&bw); /* tags 7 and 9 */
+    struct record_buf_reader br;
+    uint32_t version, tag = 0;
+    assert_int_equal(record_reader_init(&br, bw.data, bw.len), 0);
+    assert_true(record_reader_unread(&br, &tag));
+    assert_int_equal(tag, 7);
+    assert_int_equal(br.handle.ops->open(&br.handle, 9, &version), 0);
+    assert_true(record_reader_unread(&br, &tag));
+    assert_int_equal(tag, 7);
+    assert_int_equal(record_reader_init(&br, bw.data, bw.len), 0);
+    assert_int_equal(br.handle.ops->open(&br.handle, 7, &version), 0);
+    assert_true(record_reader_unread(&br, &tag));
+    assert_int_equal(tag, 9);
+    assert_int_equal(br.handle.ops->open(&br.handle, 9, &version), 0);
+    assert_false(record_reader_unread(&br, &tag));
+    record_writer_fini(&bw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -142,6 +166,7 @@ int main(void)
         cmocka_unit_test(reader_never_reads_past_record),
         cmocka_unit_test(truncated_buffers_refused),
         cmocka_unit_test(writer_misuse),
+        cmocka_unit_test(unread_records_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The plugvm command's subcommands: argc/argv start at the command's
+ * name; each returns the process exit status. */
+#ifndef PLUGVM_CORE_CLI_COMMANDS_H
+#define PLUGVM_CORE_CLI_COMMANDS_H
+
+int cmd_run(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+/* pause, resume, snapshot (argv[0] says which). */
+int cmd_control(int argc, char **argv);
+
+#endif

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* plugvm run, plugvm restore, and the control-socket clients pause,
+ * resume and snapshot. */
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/client.h"
+#include "cli/commands.h"
+#include "config/config.h"
+#include "loader/loader.h"
+#include "util/log.h"
+#include "vm/vm.h"
+
+static void run_usage(FILE *f, bool restore)
+{
+    if (restore)
+        fprintf(f,
+                "usage: plugvm restore [--api PATH] [--set devices[N].SETTING=VALUE]...\n"
+                "                      [--timeout SECONDS] [-v|--verbose] DIR\n"
+                "\n"
+                "Restores the VM snapshotted into folder DIR (by `plugvm snapshot`) and runs\n"
+                "it on from where it was. DIR is only read: any number of VMs may restore\n"
+                "from it at once. --set overrides a device setting of DIR/vm.cfg, such as\n"
+                "a disk's path (the disk must have the same size).\n");
+    else
+        fprintf(f,
+                "usage: plugvm run [--api PATH] [--timeout SECONDS] [-v|--verbose] FILE\n"
+                "\n"
+                "Boots the VM described by the config file FILE and runs it. The guest's serial\n"
+                "console (COM1) is this terminal: output to stdout, input from stdin (Ctrl-A x\n"
+                "quits when stdin is a terminal).\n");
+    fprintf(f,
+            "\n"
+            "  --api PATH         serve the control socket on PATH (mode 0600): `plugvm pause`,\n"
+            "                     `resume` and `snapshot` use it (docs/API.md)\n"
+            "  --timeout SECONDS  stop the VM after SECONDS (exit status 124)\n"
+            "  -v, --verbose      more messages; at the end, list unclaimed I/O ports\n"
+            "                     (twice: debug messages)\n"
+            "\n"
+            "exit status: 0 when the guest resets or powers off; 1 on a fatal error;\n"
+            "124 after --timeout; 130 on SIGINT (or Ctrl-A x); 143 on SIGTERM.\n");
+}
+
+static int run_or_restore(int argc, char **argv, bool restore)
+{
+    static const struct option opts[] = {
+        {"timeout", required_argument, NULL, 't'}, {"verbose", no_argument, NULL, 'v'},
+        {"api", required_argument, NULL, 'a'},     {"set", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    };
+    struct vm_options o = {0};
+    const char *sets[32];
+    size_t nsets = 0;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
+        switch (c) {
+        case 't': {
+            char *end;
+            o.timeout_s = strtod(optarg, &end);
+            if (*end || end == optarg || !(o.timeout_s > 0) || o.timeout_s > 1e9) {
+                fprintf(stderr, "plugvm %s: --timeout: expected a number of seconds > 0, got '%s'\n",
+                        restore ? "restore" : "run", optarg);
+                return 2;
+            }
+            break;
+        }
+        case 'v':
+            o.verbose = true;
+            pv_log_level = pv_log_level < PLUGVM_LOG_INFO ? PLUGVM_LOG_INFO : PLUGVM_LOG_DEBUG;
+            break;
+        case 'a': o.api_path = optarg; break;
+        case 's':
+            if (!restore || nsets == sizeof(sets) / sizeof(sets[0])) {
+                run_usage(stderr, restore);
+                return 2;
+            }
+            sets[nsets++] = optarg;
+            break;
+        case 'h': run_usage(stdout, restore); return 0;
+        default: run_usage(stderr, restore); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        run_usage(stderr, restore);
+        return 2;
+    }
+    char path[PATH_MAX];
+    if (restore) {
+        o.restore_dir = argv[optind];
+        if (snprintf(path, sizeof(path), "%s/vm.cfg", argv[optind]) >= (int)sizeof(path)) {
+            pv_err("%s: path too long", argv[optind]);
+            return 1;
+        }
+    } else {
+        snprintf(path, sizeof(path), "%s", argv[optind]);
+    }
+    struct vm_config cfg;
+    char err[2048];
+    if (config_load(&cfg, path, err, sizeof(err))) {
+        pv_err("%s", err);
+        return 1;
+    }
+    for (size_t i = 0; i < nsets; i++)
+        if (config_override(&cfg, sets[i], err, sizeof(err))) {
+            pv_err("%s", err);
+            config_free(&cfg);
+            return 2;
+        }
+    struct plugin_set *plugins = calloc(1, sizeof(*plugins));
+    int status = vm_run(&cfg, plugins, &o);
+    loader_unload_all(plugins);
+    free(plugins);
+    config_free(&cfg);
+    return status;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    return run_or_restore(argc, argv, false);
+}
+
+int cmd_restore(int argc, char **argv)
+{
+    return run_or_restore(argc, argv, true);
+}
+
+/* pause, resume, snapshot: one request each over --api PATH. */
+int cmd_control(int argc, char **argv)
+{
+    const char *what = argv[0];
+    bool snap = strcmp(what, "snapshot") == 0;
+    static const struct option opts[] = {
+        {"api", required_argument, NULL, 'a'},
+        {"to", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *api = NULL, *to = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'a')
+            api = optarg;
+        else if (c == 't' && snap)
+            to = optarg;
+        else {
+            bool help = c == 'h';
+            fprintf(help ? stdout : stderr,
+                    snap ? "usage: plugvm snapshot --api PATH --to DIR\n\nWrites a snapshot of the "
+                           "VM serving PATH into folder DIR (made, or replaced\nwhole once the new "
+                           "one is complete), pausing it meanwhile unless it is paused.\n"
+                         : "usage: plugvm %s --api PATH\n\n%s the VM serving the control socket "
+                           "PATH.\n",
+                    what, strcmp(what, "pause") == 0 ? "Pauses" : "Resumes");
+            return help ? 0 : 2;
+        }
+    }
+    if (!api || optind != argc || (snap && !to)) {
+        fprintf(stderr, "plugvm %s: --api PATH%s is required (see --help)\n", what,
+                snap ? " and --to DIR" : "");
+        return 2;
+    }
+    char body[PATH_MAX + 64], err[1024];
+    const char *uri = "/vm";
+    if (snap) {
+        char abs[PATH_MAX];
+        /* The VM resolves the folder from its own working directory. */
+        if (to[0] != '/' && realpath(".", abs))
+            snprintf(body, sizeof(body), "{\"snapshot_path\": \"%s/%s\"}", abs, to);
+        else
+            snprintf(body, sizeof(body), "{\"snapshot_path\": \"%s\"}", to);
+        uri = "/snapshot/create";
+    } else {
+        snprintf(body, sizeof(body), "{\"state\": \"%s\"}",
+                 strcmp(what, "pause") == 0 ? "Paused" : "Resumed");
+    }
+    int code;
+    char *reply = NULL;
+    if (api_request(api, "PUT", uri, body, &code, &reply, err, sizeof(err))) {
+        pv_err("%s", err);
+        return 1;
+    }
+    int status = code / 100 == 2 ? 0 : 1;
+    if (status)
+        pv_err("%s: %d %s", what, code, reply ? reply : "");
+    free(reply);
+    return status;
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The steps of a restore that differ from a boot (restore.c), in the
+ * order vm.c calls them. Each returns 0, or -1 with err naming the file
+ * and record. */
+#ifndef PLUGVM_CORE_VM_RESTORE_H
+#define PLUGVM_CORE_VM_RESTORE_H
+
+#include <stddef.h>
+
+#include "snapshot/statefile.h"
+
+struct vm;
+
+struct restore_src {
+    const char *dir;
+    struct statefile sf; /* the state file, checked */
+    int mem_fd;          /* the memory file */
+};
+
+/* Reads and checks DIR/state, opens DIR/memory. */
+int restore_open(struct restore_src *src, const char *dir, char *err, size_t errlen);
+void restore_close(struct restore_src *src);
+/* Once the devices exist: the same architecture, backend, RAM size,
+ * vCPUs and devices (plugin and device id, in order) as the snapshot;
+ * no records of an owner this VM lacks. */
+int restore_check(struct vm *vm, const struct restore_src *src, char *err, size_t errlen);
+/* Guest RAM: the memory file, copy-on-write. */
+int restore_memory(struct vm *vm, const struct restore_src *src, char *err, size_t errlen);
+/* The backend's vCPU and VM records, once the vCPUs exist. */
+int restore_machine(struct vm *vm, const struct restore_src *src, char *err, size_t errlen);
+/* devices[i]'s plugin records (before it is connected), then its
+ * transport's (after: the device is activated there). */
+int restore_device(struct vm *vm, size_t i, const struct restore_src *src, char *err,
+                   size_t errlen);
+int restore_transport(struct vm *vm, size_t i, const struct restore_src *src, char *err,
+                      size_t errlen);
+/* COM1 and the i8042, once they exist. */
+int restore_core(struct vm *vm, const struct restore_src *src, char *err, size_t errlen);
+
+#endif

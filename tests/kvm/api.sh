@@ -1,0 +1,68 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# The control socket (plugvm run --api PATH): mode 0600; pause stops the
+# guest (its disk stops changing) and resume lets it go on; a second VM
+# cannot take a live socket; the socket file goes when the VM ends. The
+# guest is the test guest writing to a blk disk without end
+# (test=blk blk_phase=write).
+# usage: api.sh PLUGVM SOURCE_DIR BUILD_DIR
+set -u
+plugvm=$1 src=$2 build=$3
+. "$src/tests/kvm/blk-lib.sh"
+blk_need
+
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() {
+    echo "FAIL: $*"
+    [ -s "$tmp/err" ] && { echo "plugvm's stderr:"; sed 's/^/  /' "$tmp/err"; }
+    exit 1
+}
+img=$tmp/disk.img sock=$tmp/api.sock
+truncate -s $((16384 * 512)) "$img"
+blk_config "$tmp/vm.cfg" "test=blk blk_sectors=16384 blk_seed=7 blk_count=1024 blk_phase=write" \
+    "path = \"$img\"; queues = 2;"
+"$plugvm" run --api "$sock" --timeout 60 "$tmp/vm.cfg" </dev/null >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+for _ in $(seq 100); do
+    grep -q 'unflushed writes under way' "$tmp/out" 2>/dev/null && break
+    sleep 0.1
+done
+grep -q 'unflushed writes under way' "$tmp/out" || fail "the guest did not start writing"
+[ "$(stat -c %a "$sock")" = 600 ] || fail "socket mode $(stat -c %a "$sock"), expected 600"
+echo "ok: $sock is mode 0600"
+
+# The guest rewrites its disk's tail without end: each write moves the
+# file's modification time (nanoseconds), even where the bytes repeat.
+mtime() { stat -c %.9Y "$img"; }
+"$plugvm" pause --api "$sock" || fail "pause"
+a=$(mtime); sleep 0.5; b=$(mtime)
+[ "$a" = "$b" ] || fail "the disk was written while the VM was paused ($a, then $b)"
+echo "ok: paused, the guest's disk is not written"
+"$plugvm" run --api "$sock" --timeout 5 "$src/etc/examples/hello.cfg" </dev/null >/dev/null 2>"$tmp/err2" &&
+    fail "a second VM took the live socket"
+grep -q "another VM's control socket" "$tmp/err2" || fail "second VM: $(cat "$tmp/err2")"
+echo "ok: a second VM is refused the socket"
+"$plugvm" resume --api "$sock" || fail "resume"
+changed=
+for _ in $(seq 50); do
+    sleep 0.1
+    [ "$(mtime)" != "$b" ] && { changed=1; break; }
+done
+[ -n "$changed" ] || fail "the disk was not written after resume"
+echo "ok: resumed, the guest writes again"
+"$plugvm" pause --api "$tmp/nope.sock" 2>"$tmp/err3" && fail "pause on no socket succeeded"
+grep -q "cannot connect" "$tmp/err3" || fail "no socket: $(cat "$tmp/err3")"
+
+kill -TERM "$pid"
+status=0; wait "$pid" || status=$?
+pid=
+[ "$status" -eq 143 ] || fail "plugvm ended with $status after SIGTERM, expected 143"
+[ ! -e "$sock" ] || fail "the socket file is still there after the VM ended"
+echo "ok: the socket file is gone with the VM"
+echo PASS
