@@ -16,6 +16,7 @@
 #include <plugvm/plugin.h>
 
 #include "kvm.h"
+#include "snapshot.h"
 
 /* KVM needs three pages for the TSS and one for the identity map on Intel
  * (VMX real-mode emulation); they must lie outside RAM. Both sit in the
@@ -76,6 +77,7 @@ static void kvm_vm_destroy(struct plugvm_vm *vm)
     if (vm->kvm_fd >= 0)
         close(vm->kvm_fd);
     free(vm->cpuid);
+    free(vm->msr_index);
     free(vm);
 }
 
@@ -272,6 +274,10 @@ static const struct plugvm_backend_ops kvm_ops = {
     .irq_line = kvm_irq_line,
     .ioeventfd = kvm_ioeventfd,
     .irqfd = kvm_irqfd,
+    .vm_save = kvm_vm_save,
+    .vm_restore = kvm_vm_restore,
+    .vcpu_save = kvm_vcpu_save,
+    .vcpu_restore = kvm_vcpu_restore,
 };
 
 PLUGVM_EXPORT const struct plugvm_plugin plugvm_plugin = {

@@ -20,6 +20,10 @@ struct plugvm_vm {
     uint32_t nvcpus;
     size_t run_size;
     struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, masks applied */
+    /* Snapshots (snapshot.c), on the control thread: */
+    struct kvm_msr_list *msr_index; /* KVM_GET_MSR_INDEX_LIST, at the first vcpu_save */
+    bool msr_refusals_logged;       /* the unreadable MSRs have been named */
+    size_t xsave_size;              /* bytes of KVM's XSAVE area; 0 until asked */
 };
 
 struct plugvm_vcpu {

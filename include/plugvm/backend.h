@@ -208,8 +208,32 @@ struct plugvm_backend_ops {
      * irqfd). 0, -ENOSYS. */
     int (*irqfd)(struct plugvm_vm *vm, uint32_t gsi, int fd, bool deassign);
 
-    /* Optional until snapshots land: state of the VM (interrupt controllers,
-     * clocks) and of one vCPU, as records (record.h). */
+    /* Optional (check with PLUGVM_HAS): the state only the backend sees, as
+     * records (record.h) through the writer or reader the core hands over,
+     * one per owner (the VM, each vCPU). Tags, versions and layouts are the
+     * backend's (docs/SNAPSHOT.md lists KVM's).
+     *   vm_save      the VM's own state (KVM: PICs, IOAPIC, PIT, kvmclock).
+     *   vcpu_save    one vCPU's (KVM: registers, FPU/XSAVE, XCRs, debug
+     *                registers, LAPIC, MSRs, pending events, MP state, TSC).
+     *                The vCPU must be stopped: its last vcpu_run returned
+     *                PLUGVM_EXIT_INTR after a vcpu_kick (which completes the
+     *                port or MMIO exit before it; else -EBUSY), and it does
+     *                not run again until the save returns. Save the VM and
+     *                all its vCPUs during one stop, so their clocks agree.
+     *   vcpu_restore into a vCPU just made by vcpu_create, never run, of a VM
+     *                created with the saved VM's vcpus, CPUID masks and RAM
+     *                layout, its RAM already holding the saved contents; in
+     *                place of vcpu_set_regs / vcpu_set_waiting.
+     *   vm_restore   after every vCPU's vcpu_restore and before any vcpu_run:
+     *                KVM sets kvmclock last, counting guest time from then.
+     * A restore reads and checks all of its owner's records before it
+     * changes anything, so a refused one leaves the VM or vCPU as it was.
+     * 0, or a negative errno with a log line (host->log) naming the record:
+     * -ENOENT a record missing; -EBADMSG one of the wrong size or malformed;
+     * -ENOTSUP a record version the backend cannot read, or state this host
+     * cannot take (KVM: a TSC rate it cannot scale to); -EBUSY (vcpu_save)
+     * the vCPU was not stopped; -ENOMEM; or the hypervisor call's errno.
+     * Control thread, with every vCPU of the VM stopped. */
     int (*vm_save)(struct plugvm_vm *vm, struct plugvm_record_writer *w);
     int (*vm_restore)(struct plugvm_vm *vm, struct plugvm_record_reader *r);
     int (*vcpu_save)(struct plugvm_vcpu *vcpu, struct plugvm_record_writer *w);
