@@ -42,6 +42,7 @@ static const struct {
     {"boot", test_boot},
     {"transport", test_transport},
     {"rng", test_rng},
+    {"snapshot", test_snapshot},
     {"blk", test_blk},
 };
 

@@ -25,6 +25,9 @@ struct virtio_dev *guest_need_device(struct guest *g, uint32_t id, const char *w
 void test_boot(struct guest *g);
 void test_transport(struct guest *g);
 void test_rng(struct guest *g);
+/* test=snapshot (test_snapshot.c): counts and checks a disk without end,
+ * for snapshot and restore tests. */
+void test_snapshot(struct guest *g);
 void test_blk(struct guest *g);
 
 #endif

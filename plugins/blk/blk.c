@@ -13,6 +13,7 @@
  * write done with RWF_DSYNC before it completes.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -345,7 +346,11 @@ static int blk_save(void *instance, struct plugvm_record_writer *w)
 {
     struct blk *b = instance;
     const struct plugvm_record_writer_ops *o = w->ops;
-    size_t plen = strlen(b->disk.path);
+    /* Absolute, so a restore from elsewhere can tell whether it has the
+     * same file. */
+    char *abs = realpath(b->disk.path, NULL);
+    const char *path = abs ? abs : b->disk.path;
+    size_t plen = strlen(path);
     o->begin(w, RECORD_TAG_BLK, RECORD_VERSION_BLK);
     o->put_u64(w, b->disk.capacity);
     o->put_u8(w, b->disk.read_only);
@@ -353,7 +358,8 @@ static int blk_save(void *instance, struct plugvm_record_writer *w)
     o->put_u64(w, b->features);
     o->put_bytes(w, b->disk.serial, VIRTIO_BLK_ID_BYTES);
     o->put_u32(w, (uint32_t)plen);
-    o->put_bytes(w, b->disk.path, plen);
+    o->put_bytes(w, path, plen);
+    free(abs);
     return o->end(w);
 }
 
@@ -394,9 +400,11 @@ static int blk_restore(void *instance, struct plugvm_record_reader *r)
                b->disk.read_only ? "read-only" : "writable", b->num_queues);
         return -EINVAL;
     }
-    if (strcmp(path, b->disk.path) != 0)
+    char *now = realpath(b->disk.path, NULL);
+    if (strcmp(path, now ? now : b->disk.path) != 0)
         h->log(h, PLUGVM_LOG_INFO, "snapshot: disk saved as %s, restored from %s", path,
                b->disk.path);
+    free(now);
     /* The transport's record holds the negotiated features and calls
      * activate with them; the serial answers GET_ID as before. */
     memcpy(b->disk.serial, serial, sizeof(serial));
