@@ -44,6 +44,7 @@ static const struct {
     {"rng", test_rng},
     {"snapshot", test_snapshot},
     {"blk", test_blk},
+    {"blkbench", test_blkbench},
 };
 
 static struct guest guest;

@@ -29,5 +29,6 @@ void test_rng(struct guest *g);
  * for snapshot and restore tests. */
 void test_snapshot(struct guest *g);
 void test_blk(struct guest *g);
+void test_blkbench(struct guest *g);
 
 #endif
