@@ -60,6 +60,12 @@ static int h_vq_push(const struct plugvm_host *h, uint32_t q, const struct plugv
     return vq ? virtq_push(vq, c, written) : -EINVAL;
 }
 
+static uint32_t h_vq_avail(const struct plugvm_host *h, uint32_t q)
+{
+    struct virtq *vq = queue(D(h), q);
+    return vq ? virtq_avail_count(vq) : 0;
+}
+
 static int h_notify_used(const struct plugvm_host *h, uint32_t q)
 {
     struct vm_device *d = D(h);
@@ -214,6 +220,7 @@ int device_create(struct vm_device *d, const struct device_env *env,
         .vq_pop = h_vq_pop, .vq_push = h_vq_push, .notify_used = h_notify_used,
         .notify_config = h_notify_config, .add_fd = h_add_fd, .add_timer = h_add_timer,
         .del_event = h_del_event, .start_worker = h_start_worker, .join_worker = h_join_worker,
+        .vq_avail = h_vq_avail,
     };
     int rc = d->ops->create(&d->host, &d->settings.handle, &d->info, &d->instance);
     if (rc)

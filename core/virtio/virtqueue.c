@@ -99,6 +99,20 @@ int virtq_setup(struct virtq *q, const struct guest_mem *mem, uint16_t num, uint
     return 0;
 }
 
+uint32_t virtq_avail_count(struct virtq *q)
+{
+    pthread_mutex_lock(&q->lock);
+    uint32_t n = 0;
+    if (q->ready && !q->broken) {
+        uint16_t idx = avail_idx(q);
+        n = (uint16_t)(idx - q->last_avail);
+        if (n > q->num)
+            n = 0;
+    }
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
 bool virtq_get_cursors(struct virtq *q, struct virtq_cursors *c)
 {
     pthread_mutex_lock(&q->lock);

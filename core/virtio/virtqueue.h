@@ -71,6 +71,11 @@ void virtq_reset(struct virtq *q);
  * caller sets DEVICE_NEEDS_RESET), -ENODEV = the queue is not ready. */
 int virtq_pop(struct virtq *q, struct plugvm_chain *out);
 
+/* Chains in the avail ring not yet popped: avail->idx - last_avail, or 0
+ * when the queue is not ready, is broken, or the guest's index is further
+ * ahead than the queue is long. */
+uint32_t virtq_avail_count(struct virtq *q);
+
 /* Puts a popped chain on the used ring with `written` bytes (clamped to
  * its writable bytes). 0, or -EINVAL for a chain not in flight. */
 int virtq_push(struct virtq *q, const struct plugvm_chain *c, uint32_t written);

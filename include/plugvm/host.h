@@ -81,7 +81,9 @@ struct plugvm_host {
     void *(*gpa_to_hva)(const struct plugvm_host *h, uint64_t gpa, uint64_t len);
 
     /* --- Virtqueues (virtio 1.2 §2.7). Called on the device's worker
-     * thread, one thread per queue at a time. --- */
+     * threads; the core serialises calls on one queue, so several workers
+     * may pop from and push to the same queue (chains then complete out of
+     * order, which virtio allows, §2.7.8). --- */
 
     /* Takes the next available chain of queue `queue` (0-based), validated:
      * 1 = a chain was taken (*out filled; its iov array is valid until the
@@ -125,6 +127,14 @@ struct plugvm_host {
                         void *arg, void **handle);
     /* Waits for a worker to return and frees its handle. */
     void (*join_worker)(const struct plugvm_host *h, void *handle);
+
+    /* --- Added in ABI 1.0's development: check with PLUGVM_HAS. --- */
+
+    /* How many chains wait in queue `queue`'s avail ring, not yet popped
+     * (0 when the queue is not ready or broken). A hint for a device that
+     * serves one queue with several workers: whether to wake another.
+     * Any thread; the count may change at once. */
+    uint32_t (*vq_avail)(const struct plugvm_host *h, uint32_t queue);
 };
 
 #ifdef __cplusplus

@@ -70,6 +70,17 @@ static int f_vq_push(const struct plugvm_host *h, uint32_t q, const struct plugv
     return popped ? 0 : -EINVAL;
 }
 
+static uint32_t f_vq_avail(const struct plugvm_host *h, uint32_t q)
+{
+    struct fake_host *f = F(h);
+    if (q >= FAKE_QUEUES)
+        return 0;
+    pthread_mutex_lock(&f->lock);
+    uint32_t n = f->q[q].npending - f->q[q].next;
+    pthread_mutex_unlock(&f->lock);
+    return n;
+}
+
 static int f_notify_used(const struct plugvm_host *h, uint32_t q)
 {
     struct fake_host *f = F(h);
@@ -133,7 +144,7 @@ void fake_host_init(struct fake_host *f)
     f->host = (struct plugvm_host){
         .size = sizeof(struct plugvm_host), .ctx = f, .log = f_log, .vq_pop = f_vq_pop,
         .vq_push = f_vq_push, .notify_used = f_notify_used, .notify_config = f_notify_config,
-        .start_worker = f_start_worker, .join_worker = f_join_worker,
+        .start_worker = f_start_worker, .join_worker = f_join_worker, .vq_avail = f_vq_avail,
     };
 }
 
