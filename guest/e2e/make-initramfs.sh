@@ -3,7 +3,8 @@
 # make-initramfs.sh BUILD_DIR OUT.cpio.gz
 # The end-to-end guest's initramfs (gzip'd newc cpio): /bin/busybox
 # (busybox-static), /init (guest/e2e/init), /bin/exit-port (the port 0xf4
-# writer, guest/e2e/exit-port.S), and the virtio modules of the kernel in
+# writer, guest/e2e/exit-port.S), and the virtio (and, where they are
+# modules, ext4's) modules of the kernel in
 # BUILD_DIR/cache/linux (scripts/fetch-kernel.sh put it there) with
 # /lib/modules/e2e.order, the order init loads them in (modorder.sh).
 # Same inputs, same bytes; OUT is replaced atomically (parallel runs are
@@ -28,8 +29,9 @@ command -v cpio >/dev/null || die "cpio not found (apt-get install cpio)"
 command -v "$cc" >/dev/null || die "no C compiler '$cc' to assemble exit-port.S"
 
 # Modules the cases need, dependencies first. rng-core is built into
-# Debian's kernel (CONFIG_HW_RANDOM=y); listed in case a kernel has it as a module.
-modules="virtio virtio_ring virtio_mmio rng-core virtio-rng"
+# Debian's kernel (CONFIG_HW_RANDOM=y), and so are ext4 and its helpers
+# (jbd2, mbcache, crc16, crc32c); listed in case a kernel has them as modules.
+modules="virtio virtio_ring virtio_mmio rng-core virtio-rng virtio_blk crc16 crc32c_generic mbcache jbd2 ext4"
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT

@@ -15,11 +15,16 @@
 #                                Debian cloud kernel as the inner one), with
 #                                /lib/modules/outer.order (guest/e2e/modorder.sh)
 #   /e2e/plugvm                  BUILD_DIR/core/plugvm
-#   /e2e/plugins/                plugvm-kvm.so and the rng example plugin
+#   /e2e/plugins/                plugvm-kvm.so, the rng example plugin, and
+#                                plugvm-blk.so when it is built
+#   /e2e/bin/                    mke2fs, e2fsck, debugfs (e2fsprogs, when
+#                                installed; the blk cases' host side), with
+#                                /etc/mke2fs.conf
 #   /lib*/...                    their shared libraries (ldd) and the dynamic loader,
 #                                at the paths ldd names
 #   /e2e/images/                 the inner kernel and guest/e2e's initramfs
-#   /e2e/cfg/*.cfg, /e2e/case.sh the cases and their runner
+#   /e2e/cfg/*.cfg, /e2e/case.sh, /e2e/host.sh
+#                                the cases and their runner
 set -euo pipefail
 
 die() { echo "make-outer: error: $*" >&2; exit 1; }
@@ -41,6 +46,14 @@ plugins=("$build/plugins/plugvm-kvm.so" "$build/tests/devices/plugvm-rng.so")
 for f in "$kernel" "$inner_initrd" "$plugvm" "${plugins[@]}" "$bb"; do
     [ -e "$f" ] || die "$f missing"
 done
+# Optional: without them the blk cases cannot run (run-case.sh skips them
+# before it gets here), the others still can.
+[ -f "$build/plugins/plugvm-blk.so" ] && plugins+=("$build/plugins/plugvm-blk.so")
+e2fs=()
+for t in mke2fs e2fsck debugfs; do
+    p=$(PATH=/usr/sbin:/sbin:$PATH command -v $t) && e2fs+=("$p")
+done
+[ ${#e2fs[@]} -eq 3 ] || e2fs=()
 
 # src<TAB>dest lines: every file of the archive.
 list=$(mktemp)
@@ -49,13 +62,16 @@ add() { printf '%s\t%s\n' "$(readlink -f "$1")" "$2" >>"$list"; }
 add "$here/outer-init" /init
 add "$bb" /bin/busybox
 add "$here/case.sh" /e2e/case.sh
+add "$here/host.sh" /e2e/host.sh
 for c in "$here"/*.cfg; do add "$c" "/e2e/cfg/$(basename "$c")"; done
 add "$kernel" /e2e/images/debian-cloud-vmlinuz
 add "$inner_initrd" /e2e/images/e2e-initramfs.cpio.gz
 add "$plugvm" /e2e/plugvm
 for p in "${plugins[@]}"; do add "$p" "/e2e/plugins/$(basename "$p")"; done
+for t in "${e2fs[@]}"; do add "$t" "/e2e/bin/$(basename "$t")"; done
+[ ${#e2fs[@]} -eq 0 ] || [ ! -f /etc/mke2fs.conf ] || add /etc/mke2fs.conf /etc/mke2fs.conf
 # Shared libraries and the loader, at the paths the binaries will ask for.
-libs=$(for b in "$plugvm" "${plugins[@]}"; do
+libs=$(for b in "$plugvm" "${plugins[@]}" "${e2fs[@]}"; do
     ldd "$b" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
 done | sort -u)
 [ -n "$libs" ] || die "ldd found no libraries for $plugvm"
@@ -81,7 +97,7 @@ while IFS=$'\t' read -r src dest; do
     mkdir -p "$stage$(dirname "$dest")"
     cp -L "$src" "$stage$dest"
 done <"$list"
-chmod 0755 "$stage/init" "$stage/bin/busybox" "$stage/e2e/plugvm" "$stage/e2e/case.sh"
+chmod 0755 "$stage/init" "$stage/bin/busybox" "$stage/e2e/plugvm" "$stage/e2e/case.sh" "$stage/e2e/host.sh"
 echo "$order" >"$stage/lib/modules/outer.order"
 mknod -m 600 "$stage/dev/console" c 5 1 2>/dev/null || true
 find "$stage" -exec touch -h -d @0 {} +

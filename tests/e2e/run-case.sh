@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 # run-case.sh BUILD_DIR CASE [CASE...]
 # plugvm boots Debian's cloud kernel to userspace and the e2e guest
-# (guest/e2e/init) checks one thing per CASE: boot, smp, acpi, rng
-# (tests/e2e/README.md). Prints TAP; exit status 0 when every case
-# passed, 1 when one failed, 77 (ctest's skip) when something the test
-# needs is missing.
+# (guest/e2e/init) checks one thing per CASE: boot, smp, acpi, rng, blk,
+# blk_ro (tests/e2e/README.md; host.sh does the blk cases' host side).
+# Prints TAP; exit status 0 when every case passed, 1 when one failed, 77
+# (ctest's skip) when something the test needs is missing.
 #
 # Two tiers, chosen here (E2E_TIER=direct|nested overrides):
 #   direct  the host's KVM runs guest kernel code in hardware (vmx or svm in
@@ -24,7 +24,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-all_cases="boot smp acpi rng"
+all_cases="boot smp acpi rng blk blk_ro"
 
 usage() { echo "usage: $0 BUILD_DIR CASE [CASE...]   (CASE: $all_cases)" >&2; exit 2; }
 [ $# -ge 2 ] || usage
@@ -52,6 +52,13 @@ ver=$(cat "$build/cache/linux/kernel-version" 2>/dev/null) && [ -d "$build/cache
 [ -f "$build/tests/devices/plugvm-rng.so" ] || skip "$build/tests/devices/plugvm-rng.so is not built (target testdev_rng)"
 [ -x /bin/busybox ] && command -v cpio >/dev/null ||
     skip "busybox-static or cpio is not installed (scripts/deps.sh installs them)"
+case " ${cases[*]} " in *" blk "*|*" blk_ro "*)
+    [ -f "$build/plugins/plugvm-blk.so" ] || skip "$build/plugins/plugvm-blk.so is not built (target blk)"
+    for t in mke2fs e2fsck debugfs; do
+        PATH=/usr/sbin:/sbin:$PATH command -v $t >/dev/null ||
+            skip "$t is not installed (e2fsprogs; scripts/deps.sh installs it)"
+    done ;;
+esac
 
 # --- Which tier ---
 tier=${E2E_TIER:-}
@@ -118,8 +125,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 attempts=${E2E_ATTEMPTS:-3}
 # The outer VM prints a line at least once per case, each bounded by its
-# limit (case.sh: plugvm's --timeout, then timeout(1) 15 s later): silence
-# much longer than that means it hung.
+# limit (case.sh: plugvm's --timeout, then timeout(1) 15 s later; the blk
+# cases' host steps, 30 s each, come before and after): silence much
+# longer than that means it hung.
 silence=$((limit + 60))
 
 # run_outer ATTEMPT CASE...: one outer VM; its console (CRs dropped) in
