@@ -41,13 +41,18 @@ int guest_mem_init(struct guest_mem *m, uint64_t size)
         munmap(start + size, (size_t)((p + size + huge) - (start + size)));
     /* Harmless where THP is off. */
     (void)madvise(start, size, MADV_HUGEPAGE);
-    m->base = start;
+    guest_mem_place(m, start);
+    return 0;
+}
+
+void guest_mem_place(struct guest_mem *m, uint8_t *base)
+{
+    m->base = base;
     uint64_t off = 0;
     for (unsigned i = 0; i < m->nregions; i++) {
         m->region[i].hva = m->base + off;
         off += m->region[i].size;
     }
-    return 0;
 }
 
 void guest_mem_fini(struct guest_mem *m)

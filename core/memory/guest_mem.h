@@ -41,6 +41,9 @@ void guest_mem_layout(struct guest_mem *m, uint64_t size);
  * and lays it out. 0 or -errno. */
 int guest_mem_init(struct guest_mem *m, uint64_t size);
 void guest_mem_fini(struct guest_mem *m);
+/* Points a laid-out m (guest_mem_layout) at its host mapping `base`: the
+ * regions follow each other in it. */
+void guest_mem_place(struct guest_mem *m, uint8_t *base);
 
 /* Host pointer for guest-physical [gpa, gpa + len) when the whole range is
  * inside one RAM region, else NULL (also on overflow). len 0 is allowed

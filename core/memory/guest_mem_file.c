@@ -14,6 +14,7 @@
 
 #include "memory/guest_mem.h"
 #include "util/error.h"
+#include "util/fileio.h"
 
 #define PAGE 4096u
 
@@ -24,21 +25,6 @@ static bool page_is_zero(const uint8_t *p)
         if (w[i])
             return false;
     return true;
-}
-
-static int pwrite_all(int fd, const uint8_t *p, size_t n, off_t off)
-{
-    while (n) {
-        ssize_t w = pwrite(fd, p, n, off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-        off += w;
-    }
-    return 0;
 }
 
 int guest_mem_save(const struct guest_mem *m, int fd, const char *path, char *err, size_t errlen)
@@ -95,11 +81,6 @@ int guest_mem_init_file(struct guest_mem *m, uint64_t size, int fd, const char *
         munmap(p, (size_t)(start - p));
     if (start + size < p + size + huge)
         munmap(start + size, (size_t)((p + size + huge) - (start + size)));
-    m->base = start;
-    uint64_t off = 0;
-    for (unsigned i = 0; i < m->nregions; i++) {
-        m->region[i].hva = m->base + off;
-        off += m->region[i].size;
-    }
+    guest_mem_place(m, start);
     return 0;
 }

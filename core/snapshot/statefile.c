@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "util/error.h"
+#include "util/fileio.h"
 
 static void put_le(uint8_t *p, uint64_t v, size_t n)
 {
@@ -75,20 +76,6 @@ static bool next_record(const struct statefile_section *s, size_t *at, uint32_t 
     *body = p + RECORD_HEADER_SIZE;
     *at += RECORD_HEADER_SIZE + *len;
     return true;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
 }
 
 int statefile_write(int fd, const struct statefile_header *h, const struct statefile_section *s,
