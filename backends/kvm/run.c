@@ -70,21 +70,29 @@ int kvm_vcpu_run(struct plugvm_vcpu *v, struct plugvm_exit *e)
     }
     memset(e, 0, sizeof(*e));
     for (;;) {
+        int rc;
         if (atomic_exchange(&v->kicked, false)) {
-            if (v->exit_pending) {
-                /* Completes the pending exit, runs nothing more: with
-                 * immediate_exit set KVM_RUN returns EINTR once done. */
-                run->immediate_exit = 1;
-                while (ioctl(v->fd, KVM_RUN, 0) == 0 && run->exit_reason == KVM_EXIT_INTR)
-                    ;
-                v->exit_pending = false;
+            if (!v->exit_pending) {
+                run->immediate_exit = 0;
+                e->reason = PLUGVM_EXIT_INTR;
+                return 0;
             }
-            run->immediate_exit = 0;
-            e->reason = PLUGVM_EXIT_INTR;
-            return 0;
+            /* Complete the pending exit and run nothing more: with
+             * immediate_exit set, KVM_RUN returns EINTR once it is done.
+             * But completing one iteration of a `rep outs`/`rep ins` can
+             * make the next iteration's exit: that one is returned to be
+             * handled like any other (dropping it lost a byte of the
+             * guest's output), and the kick stays on, so the next call
+             * comes back here. */
+            atomic_store(&v->kicked, true);
+            run->immediate_exit = 1;
+            v->exit_pending = false;
+            rc = ioctl(v->fd, KVM_RUN, 0);
+        } else {
+            v->exit_pending = false;
+            rc = ioctl(v->fd, KVM_RUN, 0);
         }
-        v->exit_pending = false;
-        if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+        if (rc < 0) {
             if (errno == EINTR || errno == EAGAIN)
                 continue; /* a kick, or a signal meant for someone else */
             int err = errno;
