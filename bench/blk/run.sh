@@ -46,16 +46,7 @@ img=$dir/guest.img fioimg=$dir/fio.img
 # The images are made anew by every run: 2 x IMG_MIB of disk not kept.
 trap 'rm -rf "$tmp" "$img" "$fioimg"' EXIT
 
-# --- The commands -----------------------------------------------------------
-q() {
-    local a out=
-    for a in "$@"; do
-        [[ $a =~ ^[A-Za-z0-9_./,=:+-]+$ ]] || a="'${a//\'/\'\\\'\'}'"
-        out+="$a "
-    done
-    echo "${out% }"
-}
-load() { cut -d' ' -f1-3 /proc/loadavg; }
+. "$(cd "$(dirname "$0")" && pwd)/../lib.sh"
 
 # guest_cmdline PHASE SEQ_MIB RAND_OPS
 guest_cmdline() {

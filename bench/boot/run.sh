@@ -78,16 +78,7 @@ if [ $linux -eq 1 ] && command -v lz4 >/dev/null; then
     done
 fi
 
-# A command as it can be pasted into a shell; quotes only where needed.
-q() {
-    local a out=
-    for a in "$@"; do
-        [[ $a =~ ^[A-Za-z0-9_./,=:+-]+$ ]] || a="'${a//\'/\'\\\'\'}'"
-        out+="$a "
-    done
-    echo "${out% }"
-}
-load() { cut -d' ' -f1-3 /proc/loadavg; }
+. "$(cd "$(dirname "$0")" && pwd)/../lib.sh"
 echo "== plugvm vs QEMU boot benchmark ($(date -u +%FT%TZ), $(uname -r), $(nproc) CPUs, load $(load))"
 [ -e /sys/module/kvm_pvm ] &&
     echo "   /dev/kvm is KVM over PVM: guest kernel code is emulated (~1 us/instruction)"
