@@ -10,7 +10,7 @@
 #include "boot/x86/kernel.h"
 #include "util/error.h"
 
-#include <archive.h>
+#include "boot/x86/archive_lazy.h"
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -262,35 +262,38 @@ static int inflate_payload(const uint8_t *src, size_t srclen, int64_t trailer, u
                            size_t *outlen, char *compression, size_t complen, char *why,
                            size_t whylen)
 {
-    struct archive *a = archive_read_new();
+    const struct archive_api *ar = archive_api(why, whylen);
+    if (!ar)
+        return -2;
+    struct archive *a = ar->read_new();
     if (!a) {
         pv_fail(why, whylen, "cannot allocate a decompressor");
         return -2;
     }
-    archive_read_support_filter_gzip(a);
-    archive_read_support_filter_bzip2(a);
-    archive_read_support_filter_lzma(a);
-    archive_read_support_filter_xz(a);
-    archive_read_support_filter_lz4(a);
-    archive_read_support_filter_zstd(a);
-    archive_read_support_format_raw(a);
+    ar->read_support_filter_gzip(a);
+    ar->read_support_filter_bzip2(a);
+    ar->read_support_filter_lzma(a);
+    ar->read_support_filter_xz(a);
+    ar->read_support_filter_lz4(a);
+    ar->read_support_filter_zstd(a);
+    ar->read_support_format_raw(a);
 
     uint8_t *buf = NULL;
     size_t len = 0, cap = 0;
     int rc = -1;
     struct archive_entry *entry;
-    if (archive_read_open_memory(a, src, srclen) != ARCHIVE_OK ||
-        archive_read_next_header(a, &entry) != ARCHIVE_OK) {
+    if (ar->read_open_memory(a, src, srclen) != ARCHIVE_OK ||
+        ar->read_next_header(a, &entry) != ARCHIVE_OK) {
         pv_fail(why, whylen, "corrupt or unsupported compressed payload: %s",
-             archive_error_string(a) ? archive_error_string(a) : "unrecognized data");
+             ar->error_string(a) ? ar->error_string(a) : "unrecognized data");
         /* Opening decodes a little to look for nested filters, so a
          * short gzip stream fails here: the whole read tells better. */
         if (trailer != NO_SIZE_TRAILER)
             rc = -3;
         goto out;
     }
-    snprintf(compression, complen, "%s", archive_filter_name(a, 0));
-    int filter = archive_filter_code(a, 0);
+    snprintf(compression, complen, "%s", ar->filter_name(a, 0));
+    int filter = ar->filter_code(a, 0);
     if (trailer != NO_SIZE_TRAILER &&
         (filter == ARCHIVE_FILTER_GZIP || filter == ARCHIVE_FILTER_NONE)) {
         rc = -3;
@@ -313,12 +316,12 @@ static int inflate_payload(const uint8_t *src, size_t srclen, int64_t trailer, u
         const void *blk;
         size_t blen;
         la_int64_t boff;
-        int r = archive_read_data_block(a, &blk, &blen, &boff);
+        int r = ar->read_data_block(a, &blk, &blen, &boff);
         if (r == ARCHIVE_EOF)
             break;
         if (r != ARCHIVE_OK) {
             pv_fail(why, whylen, "corrupt or unsupported compressed payload: %s",
-                 archive_error_string(a) ? archive_error_string(a) : "read error");
+                 ar->error_string(a) ? ar->error_string(a) : "read error");
             goto out;
         }
         if (blen == 0)
@@ -364,7 +367,7 @@ static int inflate_payload(const uint8_t *src, size_t srclen, int64_t trailer, u
     rc = 0;
 out:
     free(buf);
-    archive_read_free(a);
+    ar->read_free(a);
     return rc;
 }
 
