@@ -70,8 +70,13 @@ add "$plugvm" /e2e/plugvm
 for p in "${plugins[@]}"; do add "$p" "/e2e/plugins/$(basename "$p")"; done
 for t in "${e2fs[@]}"; do add "$t" "/e2e/bin/$(basename "$t")"; done
 [ ${#e2fs[@]} -eq 0 ] || [ ! -f /etc/mke2fs.conf ] || add /etc/mke2fs.conf /etc/mke2fs.conf
+# plugvm dlopen()s libarchive (core/boot/x86/archive_lazy.c), so ldd does
+# not list it: it goes in with its own libraries.
+archive=$(ldconfig -p | awk '/libarchive\.so\.[0-9]+ .*x86-64/ { print $NF; exit }')
+[ -n "$archive" ] || die "libarchive not found (ldconfig -p)"
+add "$archive" "$archive"
 # Shared libraries and the loader, at the paths the binaries will ask for.
-libs=$(for b in "$plugvm" "${plugins[@]}" "${e2fs[@]}"; do
+libs=$(for b in "$plugvm" "$archive" "${plugins[@]}" "${e2fs[@]}"; do
     ldd "$b" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
 done | sort -u)
 [ -n "$libs" ] || die "ldd found no libraries for $plugvm"
