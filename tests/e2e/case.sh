@@ -14,6 +14,10 @@
 # script: `prepare` makes the disk image and the config to boot
 # (OUT_DIR/CASE.cfg, from CFG_DIR/CASE.cfg), `check` judges the image after
 # a passing run; the case then passes only if that check does too.
+# The case `snapshot` runs plugvm twice, through snapshot.sh next to this
+# script (boot, snapshot, kill, restore, talk to the restored guest): it
+# passes when snapshot.sh does and the restored guest printed its ok line;
+# snapshot.sh's line (the times, or what failed) goes in the result.
 # Prints one line "E2E-CASE CASE ok|fail SECONDS detail" (SECONDS: plugvm's
 # run alone), and on failure the console's last 30 lines and plugvm's
 # stderr, each line prefixed "# ".
@@ -27,7 +31,7 @@ plugvm=$1 case=$2 cfgdir=$3 images=$4 plugins=$5 limit=$6 out=$7
 
 uptime_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; } # centiseconds
 cs_secs() { echo "$(($1 / 100)).$(printf '%02d' $(($1 % 100)))"; }
-hostsh=$(dirname "$0")/host.sh
+hostsh=$(dirname "$0")/host.sh snapsh=$(dirname "$0")/snapshot.sh
 mkdir -p "$out"
 rm -f "$out/$case.cfg" "$out/check-rest"
 t0=$(uptime_cs)
@@ -40,10 +44,18 @@ cfg=$cfgdir/$case.cfg hosted=0
 t1=$(uptime_cs)
 # plugvm's --timeout stops the VM (status 124); timeout(1) is for a plugvm
 # that does not stop at all.
-PLUGVM_IMAGE_PATH=$images PLUGVM_PLUGIN_PATH=$plugins \
-    timeout -k 5 $((limit + 15)) "$plugvm" run -v --timeout "$limit" "$cfg" \
-    </dev/null >"$out/console" 2>"$out/stderr"
-status=$?
+extra=
+if [ "$case" = snapshot ]; then
+    # Each of its steps is bounded (plugvm's --timeout, its own waits).
+    extra=$(PLUGVM_IMAGE_PATH=$images PLUGVM_PLUGIN_PATH=$plugins \
+        sh "$snapsh" "$plugvm" "$cfg" "$limit" "$out")
+    status=$?
+else
+    PLUGVM_IMAGE_PATH=$images PLUGVM_PLUGIN_PATH=$plugins \
+        timeout -k 5 $((limit + 15)) "$plugvm" run -v --timeout "$limit" "$cfg" \
+        </dev/null >"$out/console" 2>"$out/stderr"
+    status=$?
+fi
 t2=$(uptime_cs)
 secs=$(cs_secs $((t2 - t1)))
 
@@ -53,8 +65,12 @@ case $status in
     124) why="timed out after ${limit}s (plugvm status 124)" ;;
     *) why="plugvm exit status $status" ;;
 esac
+# snapshot.sh's line: on success details for the result, else the reason.
+if [ -n "$extra" ] && [ $status -ne 0 ]; then why=$extra extra=
+elif [ -n "$extra" ]; then extra="; $extra"
+fi
 if [ $status -eq 0 ] && [ "${result#E2E-RESULT $case ok}" != "$result" ]; then
-    [ $hosted = 1 ] || { echo "E2E-CASE $case ok $secs ${result#E2E-RESULT $case ok }"; exit 0; }
+    [ $hosted = 1 ] || { echo "E2E-CASE $case ok $secs ${result#E2E-RESULT $case ok }$extra"; exit 0; }
     chk=$(timeout -k 5 30 sh "$hostsh" check "$case" "$cfgdir" "$out" 2>&1)
     st=$?
     # 124 coreutils' timeout, 143 or 137 busybox's (SIGTERM, SIGKILL)

@@ -23,7 +23,7 @@
 #   /lib*/...                    their shared libraries (ldd) and the dynamic loader,
 #                                at the paths ldd names
 #   /e2e/images/                 the inner kernel and guest/e2e's initramfs
-#   /e2e/cfg/*.cfg, /e2e/case.sh, /e2e/host.sh
+#   /e2e/cfg/*.cfg, /e2e/case.sh, /e2e/host.sh, /e2e/snapshot.sh
 #                                the cases and their runner
 set -euo pipefail
 
@@ -63,6 +63,7 @@ add "$here/outer-init" /init
 add "$bb" /bin/busybox
 add "$here/case.sh" /e2e/case.sh
 add "$here/host.sh" /e2e/host.sh
+add "$here/snapshot.sh" /e2e/snapshot.sh
 for c in "$here"/*.cfg; do add "$c" "/e2e/cfg/$(basename "$c")"; done
 add "$kernel" /e2e/images/debian-cloud-vmlinuz
 add "$inner_initrd" /e2e/images/e2e-initramfs.cpio.gz
@@ -102,7 +103,7 @@ while IFS=$'\t' read -r src dest; do
     mkdir -p "$stage$(dirname "$dest")"
     cp -L "$src" "$stage$dest"
 done <"$list"
-chmod 0755 "$stage/init" "$stage/bin/busybox" "$stage/e2e/plugvm" "$stage/e2e/case.sh" "$stage/e2e/host.sh"
+chmod 0755 "$stage/init" "$stage/bin/busybox" "$stage/e2e/plugvm" "$stage/e2e/case.sh" "$stage/e2e/host.sh" "$stage/e2e/snapshot.sh"
 echo "$order" >"$stage/lib/modules/outer.order"
 mknod -m 600 "$stage/dev/console" c 5 1 2>/dev/null || true
 find "$stage" -exec touch -h -d @0 {} +

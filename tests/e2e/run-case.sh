@@ -3,7 +3,8 @@
 # run-case.sh BUILD_DIR CASE [CASE...]
 # plugvm boots Debian's cloud kernel to userspace and the e2e guest
 # (guest/e2e/init) checks one thing per CASE: boot, smp, acpi, rng, blk,
-# blk_ro (tests/e2e/README.md; host.sh does the blk cases' host side).
+# blk_ro, snapshot (tests/e2e/README.md; host.sh does the blk cases' host
+# side, snapshot.sh the snapshot case's).
 # Prints TAP; exit status 0 when every case passed, 1 when one failed, 77
 # (ctest's skip) when something the test needs is missing.
 #
@@ -24,7 +25,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-all_cases="boot smp acpi rng blk blk_ro"
+all_cases="boot smp acpi rng blk blk_ro snapshot"
 
 usage() { echo "usage: $0 BUILD_DIR CASE [CASE...]   (CASE: $all_cases)" >&2; exit 2; }
 [ $# -ge 2 ] || usage
@@ -77,6 +78,7 @@ else
 fi
 case $tier in direct|nested) ;; *) echo "run-case: error: E2E_TIER must be direct or nested" >&2; exit 2 ;; esac
 echo "# tier: $tier ($why)"
+export E2E_TIER=$tier   # snapshot.sh: the nested tier has known failures of its own
 
 # The guest's initramfs, rebuilt only when its bytes change.
 mkdir -p "$build/e2e"
