@@ -59,6 +59,7 @@ static const char *rec_name(uint32_t tag)
     case KVM_REC_LAPIC: return "LAPIC";
     case KVM_REC_MSRS: return "MSRS";
     case KVM_REC_EVENTS: return "EVENTS";
+    case KVM_REC_CPUID: return "CPUID";
     }
     return "?";
 }
@@ -446,10 +447,12 @@ struct vcpu_state {
     struct kvm_msr_entry *msrs; /* msrs[0] is MSR_IA32_TSC, then nmsrs - 1 from MSRS */
     uint32_t nmsrs;
     struct kvm_vcpu_events events;
+    struct kvm_cpuid2 *cpuid; /* KVM_MAX_CPUID_ENTRIES of room */
 };
 
 static void vcpu_state_free(struct vcpu_state *s)
 {
+    free(s->cpuid);
     free(s->xsave);
     free(s->msrs);
     free(s);
@@ -481,6 +484,16 @@ int kvm_vcpu_save(struct plugvm_vcpu *v, struct plugvm_record_writer *w)
     /* Read in the order the records are written, GET_VCPU_EVENTS last (as
      * Firecracker and cloud-hypervisor do): the other GETs may act on
      * pending events (KVM_GET_MP_STATE accepts a pending INIT/SIPI). */
+    s->cpuid = calloc(1, sizeof(*s->cpuid) + KVM_MAX_CPUID_ENTRIES * sizeof(s->cpuid->entries[0]));
+    if (!s->cpuid) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    s->cpuid->nent = KVM_MAX_CPUID_ENTRIES;
+    if (ioctl(v->fd, KVM_GET_CPUID2, s->cpuid) < 0) {
+        rc = ioctl_failed(who, "KVM_GET_CPUID2", KVM_REC_CPUID);
+        goto out;
+    }
     int khz = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
     s->tsc_khz = khz > 0 ? (uint32_t)khz : 0;
     s->xsave_len = xsave_size(v->vm);
@@ -522,7 +535,13 @@ int kvm_vcpu_save(struct plugvm_vcpu *v, struct plugvm_record_writer *w)
 #undef GET
 
     const struct plugvm_record_writer_ops *o = w->ops;
-    uint32_t tag = KVM_REC_TSC;
+    uint32_t tag = KVM_REC_CPUID;
+    if ((rc = o->begin(w, tag, KVM_REC_VERSION)) || (rc = o->put_u32(w, s->cpuid->nent)) ||
+        (rc = o->put_bytes(w, s->cpuid->entries,
+                           (size_t)s->cpuid->nent * sizeof(s->cpuid->entries[0]))) ||
+        (rc = o->end(w)))
+        goto bad_write;
+    tag = KVM_REC_TSC;
     if ((rc = o->begin(w, tag, KVM_REC_VERSION)) || (rc = o->put_u32(w, s->tsc_khz)) ||
         (rc = o->put_u64(w, tsc->entries[0].data)) || (rc = o->end(w)))
         goto bad_write;
@@ -583,6 +602,27 @@ static int read_vcpu_records(struct plugvm_record_reader *r, struct who who, str
     const struct plugvm_record_reader_ops *o = r->ops;
     int rc;
     uint64_t tsc;
+    uint32_t nent;
+    const size_t entry = sizeof(s->cpuid->entries[0]);
+    if ((rc = open_rec(r, who, KVM_REC_CPUID, 0)))
+        return rc;
+    if ((rc = o->get_u32(r, &nent)))
+        return read_failed(r, who, KVM_REC_CPUID, rc);
+    if (nent == 0 || nent > KVM_MAX_CPUID_ENTRIES || o->remaining(r) != (size_t)nent * entry) {
+        say(who, PLUGVM_LOG_ERROR, "record %s (tag %u) says %u CPUID entries and holds %zu bytes "
+            "for them (%zu each, at most %u)", rec_name(KVM_REC_CPUID), KVM_REC_CPUID, nent,
+            o->remaining(r), entry, KVM_MAX_CPUID_ENTRIES);
+        o->close(r);
+        return -EBADMSG;
+    }
+    if (!(s->cpuid = calloc(1, sizeof(*s->cpuid) + (size_t)nent * entry))) {
+        o->close(r);
+        return -ENOMEM;
+    }
+    s->cpuid->nent = nent;
+    if ((rc = o->get_bytes(r, s->cpuid->entries, (size_t)nent * entry)) || (rc = o->close(r)))
+        return read_failed(r, who, KVM_REC_CPUID, rc);
+
     if ((rc = open_rec(r, who, KVM_REC_TSC, 12)))
         return rc;
     if ((rc = o->get_u32(r, &s->tsc_khz)) || (rc = o->get_u64(r, &tsc)) || (rc = o->close(r)))
@@ -663,6 +703,8 @@ static int read_vcpu_records(struct plugvm_record_reader *r, struct who who, str
 /*
  * Order (Firecracker's and cloud-hypervisor's, whose comments give most of
  * the reasons; QEMU's kvm_arch_put_registers agrees on each pair below):
+ *  0. CPUID (KVM_SET_CPUID2): what the guest ran with, before the state
+ *     KVM checks against it.
  *  1. TSC rate (KVM_SET_TSC_KHZ, only when it differs): the TSC written in
  *     step 9 is turned into an offset at the rate then in force.
  *  2. MP state first: KVM refuses INIT_RECEIVED/SIPI_RECEIVED once the
@@ -686,6 +728,15 @@ int kvm_vcpu_restore(struct plugvm_vcpu *v, struct plugvm_record_reader *r)
     if (rc)
         goto out;
 
+    /* The CPUID the guest saw, before any other state (MSRs and XSAVE are
+     * checked against it); the vCPU has not run, so KVM still takes it. */
+    if (ioctl(v->fd, KVM_SET_CPUID2, s->cpuid) < 0) {
+        say(who, PLUGVM_LOG_ERROR, "KVM_SET_CPUID2 (record %s, tag %u): this host cannot give "
+            "the guest the CPUID it ran with: %s", rec_name(KVM_REC_CPUID), KVM_REC_CPUID,
+            strerror(errno));
+        rc = -ENOTSUP;
+        goto out;
+    }
     if (s->tsc_khz) {
         int now = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
         if (now != (int)s->tsc_khz && ioctl(v->fd, KVM_SET_TSC_KHZ, (unsigned long)s->tsc_khz) < 0) {

@@ -33,6 +33,9 @@
 #define KVM_REC_LAPIC 23     /* struct kvm_lapic_state */
 #define KVM_REC_MSRS 24      /* u32 n, then n x (u32 index, u64 value) */
 #define KVM_REC_EVENTS 25    /* struct kvm_vcpu_events */
+/* u32 n, then n x struct kvm_cpuid_entry2 (KVM_GET_CPUID2): the CPUID the
+ * guest ran with. Written first, as restore sets it first. */
+#define KVM_REC_CPUID 26
 
 #define KVM_REC_VERSION 1
 

@@ -652,6 +652,9 @@ int main(void)
     expect_vcpu_refusal(&m2, &s1.vcpu[0], KVM_REC_LAPIC, VERSION, 2, 0, -ENOTSUP, "LAPIC");
     expect_vcpu_refusal(&m2, &s1.vcpu[0], KVM_REC_EVENTS, DROP, 0, 0, -ENOENT, "EVENTS");
     expect_vcpu_refusal(&m2, &s1.vcpu[0], KVM_REC_TSC, DROP, 0, 0, -ENOENT, "TSC");
+    expect_vcpu_refusal(&m2, &s1.vcpu[0], KVM_REC_CPUID, DROP, 0, 0, -ENOENT, "CPUID");
+    expect_vcpu_refusal(&m2, &s1.vcpu[0], KVM_REC_CPUID, PATCH32, 100000, 0, -EBADMSG, "CPUID");
+    expect_vcpu_refusal(&m2, &s1.vcpu[0], KVM_REC_CPUID, TRUNCATE, 40, 0, -EBADMSG, "CPUID");
     expect_vcpu_refusal(&m2, &s1.vcpu[0], KVM_REC_MSRS, PATCH32, 100000, 0, -EBADMSG, "MSRS");
     expect_vcpu_refusal(&m2, &s1.vcpu[0], KVM_REC_MSRS, TRUNCATE, 12, 0, -EBADMSG, "MSRS");
     expect_vcpu_refusal(&m2, &s1.vcpu[0], KVM_REC_XSAVE, PATCH32, 64, 0, -EBADMSG, "XSAVE");
@@ -665,7 +668,7 @@ int main(void)
         CHECK(ioctl(m2.vcpu[0]->fd, KVM_GET_TSC_KHZ, 0) == khz, "the refusal changed the TSC rate");
     }
     /* A VM record handed to a vCPU: its tags are not the vCPU's. */
-    expect_vcpu_refusal(&m2, &s1.vm, 0, DROP, 0, 0, -ENOENT, "TSC");
+    expect_vcpu_refusal(&m2, &s1.vm, 0, DROP, 0, 0, -ENOENT, "CPUID");
     expect_vm_refusal(&m2, &s1.vm, KVM_REC_CLOCK, DROP, 0, -ENOENT, "CLOCK");
     expect_vm_refusal(&m2, &s1.vm, KVM_REC_PIT, TRUNCATE, 4, -EBADMSG, "PIT");
     expect_vm_refusal(&m2, &s1.vm, KVM_REC_IOAPIC, VERSION, 7, -ENOTSUP, "IOAPIC");
