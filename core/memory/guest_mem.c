@@ -8,6 +8,7 @@
 void guest_mem_layout(struct guest_mem *m, uint64_t size)
 {
     memset(m, 0, sizeof(*m));
+    m->backing_fd = -1;
     m->size = size;
     uint64_t low = size < X86_MMIO_HOLE_START ? size : X86_MMIO_HOLE_START;
     m->region[0] = (struct guest_mem_region){.gpa = 0, .size = low};

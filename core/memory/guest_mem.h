@@ -31,6 +31,7 @@ struct guest_mem {
     uint64_t size;     /* bytes of RAM in all */
     unsigned nregions; /* 1, or 2 when RAM extends past the hole */
     struct guest_mem_region region[GUEST_MEM_MAX_REGIONS];
+    int backing_fd;    /* the memory file a restore mapped, or -1 (anonymous) */
 };
 
 /* Computes the region layout for `size` bytes of RAM without allocating

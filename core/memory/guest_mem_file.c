@@ -6,6 +6,7 @@
  * touches it and no restore writes to the snapshot.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -27,23 +28,83 @@ static bool page_is_zero(const uint8_t *p)
     return true;
 }
 
+/* Which pages may hold data, without touching them: reading every page of
+ * a large, mostly untouched guest faulted each one in (84 ms at 2 GiB for
+ * 164 KiB of data). /proc/self/pagemap says which pages are present or
+ * swapped; any other page of anonymous RAM was never written and reads as
+ * zero. Under a restored VM's copy-on-write mapping an absent page holds
+ * the memory file's bytes, which are data only inside the file's data
+ * extents (SEEK_DATA). Without pagemap every page is a candidate. */
+struct page_scan {
+    int pagemap;            /* or -1 */
+    uint64_t entries[512];  /* pagemap entries of the 2 MiB at `first` */
+    uint64_t first;         /* guest offset of entries[0], or UINT64_MAX */
+    uint64_t data_start, data_end; /* the backing file's current data extent */
+    bool no_more_data;
+};
+
+#define PM_PRESENT (1ull << 63)
+#define PM_SWAPPED (1ull << 62)
+
+static bool may_hold_data(const struct guest_mem *m, struct page_scan *s, uint64_t off)
+{
+    if (s->pagemap < 0)
+        return true;
+    if (s->first == UINT64_MAX || off < s->first || off >= s->first + 512ull * PAGE) {
+        s->first = off;
+        off_t at = (off_t)(((uintptr_t)(m->base + off) / PAGE) * 8);
+        ssize_t n = pread(s->pagemap, s->entries, sizeof(s->entries), at);
+        if (n != (ssize_t)sizeof(s->entries) && off + 512ull * PAGE <= m->size) {
+            s->pagemap = -1; /* unreadable: look at every page */
+            return true;
+        }
+    }
+    uint64_t e = s->entries[(off - s->first) / PAGE];
+    if (e & (PM_PRESENT | PM_SWAPPED))
+        return true;
+    if (m->backing_fd < 0)
+        return false;
+    if (s->no_more_data)
+        return false;
+    if (off >= s->data_end || off < s->data_start) {
+        off_t d = lseek(m->backing_fd, (off_t)off, SEEK_DATA);
+        if (d < 0) {
+            s->no_more_data = true;
+            return false;
+        }
+        off_t h = lseek(m->backing_fd, d, SEEK_HOLE);
+        s->data_start = (uint64_t)d;
+        s->data_end = h < 0 ? m->size : (uint64_t)h;
+    }
+    return off >= s->data_start && off < s->data_end;
+}
+
 int guest_mem_save(const struct guest_mem *m, int fd, const char *path, char *err, size_t errlen)
 {
     /* Runs of non-zero pages, written as they are; zero pages become
      * holes by skipping them and setting the size at the end. */
+    struct page_scan scan = {.first = UINT64_MAX};
+    scan.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    int pagemap = scan.pagemap;
     uint64_t run = 0;
     bool in_run = false;
     for (uint64_t off = 0; off <= m->size; off += PAGE) {
-        bool data = off < m->size && !page_is_zero(m->base + off);
+        bool data = off < m->size && may_hold_data(m, &scan, off) &&
+                    !page_is_zero(m->base + off);
         if (data && !in_run) {
             run = off;
             in_run = true;
         } else if (!data && in_run) {
-            if (pwrite_all(fd, m->base + run, (size_t)(off - run), (off_t)run))
+            if (pwrite_all(fd, m->base + run, (size_t)(off - run), (off_t)run)) {
+                if (pagemap >= 0)
+                    close(pagemap);
                 return pv_fail(err, errlen, "%s: write: %s", path, strerror(errno));
+            }
             in_run = false;
         }
     }
+    if (pagemap >= 0)
+        close(pagemap);
     if (ftruncate(fd, (off_t)m->size))
         return pv_fail(err, errlen, "%s: cannot set its size: %s", path, strerror(errno));
     return 0;
@@ -82,5 +143,6 @@ int guest_mem_init_file(struct guest_mem *m, uint64_t size, int fd, const char *
     if (start + size < p + size + huge)
         munmap(start + size, (size_t)((p + size + huge) - (start + size)));
     guest_mem_place(m, start);
+    m->backing_fd = fd;
     return 0;
 }
