@@ -72,6 +72,19 @@ if [ -c /dev/kvm ] && [ -w /dev/kvm ]; then
         fail "long command line: $(cat "$tmp/err")"
 fi
 
+# Snapshot commands: usage errors are status 2, a missing snapshot or
+# socket status 1, each said plainly.
+"$plugvm" restore 2>/dev/null; [ $? -eq 2 ] || fail "restore without DIR: status not 2"
+"$plugvm" restore "$tmp/nosnap" 2>"$tmp/err"; [ $? -eq 1 ] || fail "restore of nothing: status not 1"
+grep -q "$tmp/nosnap/vm.cfg" "$tmp/err" || fail "restore of nothing: $(cat "$tmp/err")"
+"$plugvm" snapshot --api "$tmp/sock" 2>"$tmp/err"; [ $? -eq 2 ] || fail "snapshot without --to: status not 2"
+grep -q -- "--to DIR is required" "$tmp/err" || fail "snapshot without --to: $(cat "$tmp/err")"
+"$plugvm" pause --api "$tmp/sock" 2>"$tmp/err"; [ $? -eq 1 ] || fail "pause, no VM: status not 1"
+grep -q "cannot connect" "$tmp/err" || fail "pause, no VM: $(cat "$tmp/err")"
+out=$("$plugvm" restore --help) || fail "restore --help exited $?"
+grep -q -- "--set devices\[N\].SETTING=VALUE" <<<"$out" || fail "restore --help lacks --set"
+"$plugvm" restore --set frob "$tmp/nosnap" 2>/dev/null; [ $? -ne 0 ] || fail "restore --set frob succeeded"
+
 out=$("$plugvm" plugins) || fail "plugins exited $?"
 grep -Eq "^kvm +backend +[0-9.]+ +.*plugvm-kvm\.so$" <<<"$out" || fail "plugins does not list kvm: $out"
 echo "ok: cli"
