@@ -73,7 +73,9 @@ for t in "${e2fs[@]}"; do add "$t" "/e2e/bin/$(basename "$t")"; done
 [ ${#e2fs[@]} -eq 0 ] || [ ! -f /etc/mke2fs.conf ] || add /etc/mke2fs.conf /etc/mke2fs.conf
 # plugvm dlopen()s libarchive (core/boot/x86/archive_lazy.c), so ldd does
 # not list it: it goes in with its own libraries.
-archive=$(ldconfig -p | awk '/libarchive\.so\.[0-9]+ .*x86-64/ { print $NF; exit }')
+# (awk reads to the end: an early exit would SIGPIPE ldconfig, and with
+# pipefail that fails the whole script now and then.)
+archive=$(ldconfig -p | awk '/libarchive\.so\.[0-9]+ .*x86-64/ && !n++ { print $NF }')
 [ -n "$archive" ] || die "libarchive not found (ldconfig -p)"
 add "$archive" "$archive"
 # Shared libraries and the loader, at the paths the binaries will ask for.
