@@ -7,6 +7,7 @@
  * device to find after resume.
  */
 #include <stdio.h>
+#include <time.h>
 #include <string.h>
 
 #include "util/error.h"
@@ -16,7 +17,11 @@
 void vm_pause_init(struct vm *vm)
 {
     pthread_mutex_init(&vm->pause_lock, NULL);
-    pthread_cond_init(&vm->pause_cv, NULL);
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC); /* vm_pause's deadline */
+    pthread_cond_init(&vm->pause_cv, &a);
+    pthread_condattr_destroy(&a);
 }
 
 void vm_pause_fini(struct vm *vm)
@@ -60,13 +65,24 @@ int vm_pause(struct vm *vm, char *err, size_t errlen)
     atomic_store(&vm->pausing, true);
     for (uint32_t i = 0; i < vm->nvcpus; i++)
         vm->be->vcpu_kick(vm->vcpu[i]);
+    /* Bounded: a vCPU stuck outside KVM (blocked writing the guest's
+     * console to a stdout nobody reads) must not hang the control socket. */
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += VM_PAUSE_TIMEOUT_S;
+    int rc = 0;
     pthread_mutex_lock(&vm->pause_lock);
-    while (vm->parked < threads(vm) && atomic_load(&vm->stop) == VM_RUNNING)
-        pthread_cond_wait(&vm->pause_cv, &vm->pause_lock);
+    while (vm->parked < threads(vm) && atomic_load(&vm->stop) == VM_RUNNING && rc == 0)
+        rc = pthread_cond_timedwait(&vm->pause_cv, &vm->pause_lock, &until);
+    uint32_t parked = vm->parked;
     pthread_mutex_unlock(&vm->pause_lock);
-    if (atomic_load(&vm->stop) != VM_RUNNING) {
-        atomic_store(&vm->pausing, false);
-        return pv_fail(err, errlen, "the VM stopped while pausing");
+    if (atomic_load(&vm->stop) != VM_RUNNING || parked < threads(vm)) {
+        vm_resume(vm);
+        if (atomic_load(&vm->stop) != VM_RUNNING)
+            return pv_fail(err, errlen, "the VM stopped while pausing");
+        return pv_fail(err, errlen, "%u of %u vCPUs stopped within %d s (one is busy outside the "
+                       "hypervisor, e.g. writing console output nobody reads): not paused",
+                       parked, threads(vm), VM_PAUSE_TIMEOUT_S);
     }
     for (size_t i = 0; i < vm->ndevices; i++) {
         const struct vm_device *d = &vm->dev[i];

@@ -74,7 +74,9 @@ void vm_request_stop(struct vm *vm, enum vm_stop why);
 /* pause.c. vm_pause: parks every vCPU at an instruction boundary (its
  * last port or MMIO exit completed), then quiesces every device (its
  * workers parked between requests). Returns 0, or -1 with err when the VM
- * stopped meanwhile. Not on a vCPU thread. vm_resume undoes it. */
+ * stopped meanwhile or a vCPU did not park within VM_PAUSE_TIMEOUT_S
+ * (then nothing stays paused). Not on a vCPU thread. vm_resume undoes it. */
+#define VM_PAUSE_TIMEOUT_S 5
 void vm_pause_init(struct vm *vm);
 void vm_pause_fini(struct vm *vm);
 int vm_pause(struct vm *vm, char *err, size_t errlen);

@@ -59,6 +59,31 @@ echo "ok: resumed, the guest writes again"
 "$plugvm" pause --api "$tmp/nope.sock" 2>"$tmp/err3" && fail "pause on no socket succeeded"
 grep -q "cannot connect" "$tmp/err3" || fail "no socket: $(cat "$tmp/err3")"
 
+# A vCPU that cannot stop (blocked writing to a stdout nobody reads): the
+# pause gives up after its timeout, says why, and leaves the VM running.
+mkfifo "$tmp/fifo"
+exec 3<>"$tmp/fifo" # a reader that never reads: the pipe fills
+truncate -s 4M "$tmp/disk2.img"
+blk_config "$tmp/stuck.cfg" "test=snapshot" "path = \"$tmp/disk2.img\";"
+"$plugvm" run --api "$tmp/stuck.sock" --timeout 60 "$tmp/stuck.cfg" </dev/null >"$tmp/fifo" 2>"$tmp/err4" &
+stuck=$!
+for _ in $(seq 100); do [ -S "$tmp/stuck.sock" ] && break; sleep 0.1; done
+# The guest prints ~15 KB/s: wait until its vCPU thread sleeps in the
+# pipe's write (the 64 KiB are full).
+blocked=
+for _ in $(seq 300); do
+    grep -qs pipe_write /proc/$stuck/task/*/wchan && { blocked=1; break; }
+    sleep 0.1
+done
+[ -n "$blocked" ] || fail "the guest's console never filled the pipe"
+"$plugvm" pause --api "$tmp/stuck.sock" 2>"$tmp/err5" && fail "a pause with a vCPU stuck in write() succeeded"
+grep -q "vCPUs stopped within 5 s" "$tmp/err5" || fail "stuck pause: $(cat "$tmp/err5")"
+echo "ok: a vCPU that cannot stop makes the pause fail after 5 s, not hang"
+kill -TERM "$stuck"
+cat <&3 >/dev/null & drain=$!  # let the blocked write finish, so SIGTERM is taken
+{ wait "$stuck"; } 2>/dev/null
+kill "$drain" 2>/dev/null; exec 3<&-
+
 kill -TERM "$pid"
 status=0; wait "$pid" || status=$?
 pid=
