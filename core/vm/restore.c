@@ -87,16 +87,8 @@ static int all_read(const struct record_buf_reader *r, struct statefile_owner o,
     return 0;
 }
 
-int restore_check(struct vm *vm, const struct restore_src *src, char *err, size_t errlen)
+int restore_check(struct vm *vm, struct restore_src *src, char *err, size_t errlen)
 {
-    const struct statefile_header *h = &src->sf.header;
-    if (strcmp(h->arch, "x86_64") || strcmp(h->backend, vm->backend_name))
-        return pv_fail(err, errlen, "%s/state: taken on %s with backend %s; this is x86_64 with "
-                       "backend %s", src->dir, h->arch, h->backend, vm->backend_name);
-    if (h->memory_bytes != vm->cfg->memory_mib << 20)
-        return pv_fail(err, errlen, "%s/state: guest RAM of %llu bytes; the config says %llu MiB",
-                       src->dir, (unsigned long long)h->memory_bytes,
-                       (unsigned long long)vm->cfg->memory_mib);
     /* Every owner in the file must exist in this VM. */
     for (size_t i = 0; i < src->sf.nsections; i++) {
         struct statefile_owner o = src->sf.sections[i].owner;
@@ -110,15 +102,16 @@ int restore_check(struct vm *vm, const struct restore_src *src, char *err, size_
                            statefile_owner_name(o, on, sizeof(on)), vm->cfg->vcpus,
                            vm->cfg->ndevices);
     }
-    /* The core's record: the same machine. */
-    struct record_buf_reader r;
-    reader(src, (struct statefile_owner){STATEFILE_OWNER_CORE, 0}, &r);
-    const struct plugvm_record_reader_ops *o = r.handle.ops;
+    /* The core's record: the same machine. Its reader goes on to COM1's
+     * and the i8042's records in restore_core. */
+    struct record_buf_reader *core = &src->core;
+    reader(src, (struct statefile_owner){STATEFILE_OWNER_CORE, 0}, core);
+    const struct plugvm_record_reader_ops *o = core->handle.ops;
     uint32_t version, vcpus, ndev;
     uint64_t mem;
-    if (o->open(&r.handle, SNAPSHOT_TAG_VM, &version) || version != SNAPSHOT_VERSION_VM ||
-        o->get_u64(&r.handle, &mem) || o->get_u32(&r.handle, &vcpus) ||
-        o->get_u32(&r.handle, &ndev))
+    if (o->open(&core->handle, SNAPSHOT_TAG_VM, &version) || version != SNAPSHOT_VERSION_VM ||
+        o->get_u64(&core->handle, &mem) || o->get_u32(&core->handle, &vcpus) ||
+        o->get_u32(&core->handle, &ndev))
         return pv_fail(err, errlen, "%s/state: the core's machine record (tag %u) is missing, "
                        "of another version or truncated", src->dir, SNAPSHOT_TAG_VM);
     if (vcpus != vm->cfg->vcpus || ndev != vm->cfg->ndevices)
@@ -127,8 +120,8 @@ int restore_check(struct vm *vm, const struct restore_src *src, char *err, size_
     for (uint32_t i = 0; i < ndev; i++) {
         uint32_t len, id;
         char name[64];
-        if (o->get_u32(&r.handle, &len) || len >= sizeof(name) ||
-            o->get_bytes(&r.handle, name, len) || o->get_u32(&r.handle, &id))
+        if (o->get_u32(&core->handle, &len) || len >= sizeof(name) ||
+            o->get_bytes(&core->handle, name, len) || o->get_u32(&core->handle, &id))
             return pv_fail(err, errlen, "%s/state: the core's machine record is truncated",
                            src->dir);
         name[len] = '\0';
@@ -138,7 +131,7 @@ int restore_check(struct vm *vm, const struct restore_src *src, char *err, size_
                            "the config gives plugin %s (device %u)", src->dir, i, name, id,
                            d->plugin->desc->name, d->info.device_id);
     }
-    if (o->close(&r.handle))
+    if (o->close(&core->handle))
         return pv_fail(err, errlen, "%s/state: the core's machine record is longer than this "
                        "plugvm reads", src->dir);
     return 0;
@@ -146,6 +139,15 @@ int restore_check(struct vm *vm, const struct restore_src *src, char *err, size_
 
 int restore_memory(struct vm *vm, const struct restore_src *src, char *err, size_t errlen)
 {
+    /* The header first: nothing is mapped for a snapshot of another kind. */
+    const struct statefile_header *h = &src->sf.header;
+    if (strcmp(h->arch, "x86_64") || strcmp(h->backend, vm->backend_name))
+        return pv_fail(err, errlen, "%s/state: taken on %s with backend %s; this is x86_64 with "
+                       "backend %s", src->dir, h->arch, h->backend, vm->backend_name);
+    if (h->memory_bytes != vm->cfg->memory_mib << 20)
+        return pv_fail(err, errlen, "%s/state: guest RAM of %llu bytes; the config says %llu MiB",
+                       src->dir, (unsigned long long)h->memory_bytes,
+                       (unsigned long long)vm->cfg->memory_mib);
     char path[4096];
     snprintf(path, sizeof(path), "%s/memory", src->dir);
     return guest_mem_init_file(&vm->mem, src->sf.header.memory_bytes, src->mem_fd, path, err,
@@ -207,24 +209,16 @@ int restore_transport(struct vm *vm, size_t i, const struct restore_src *src, ch
     return all_read(&r, o, src->dir, err, errlen);
 }
 
-int restore_core(struct vm *vm, const struct restore_src *src, char *err, size_t errlen)
+int restore_core(struct vm *vm, struct restore_src *src, char *err, size_t errlen)
 {
     struct statefile_owner o = {STATEFILE_OWNER_CORE, 0};
-    struct record_buf_reader r;
-    reader(src, o, &r);
-    uint32_t version;
-    r.handle.ops->open(&r.handle, SNAPSHOT_TAG_VM, &version); /* checked by restore_check */
-    while (r.handle.ops->remaining(&r.handle)) {
-        uint8_t b;
-        r.handle.ops->get_u8(&r.handle, &b);
-    }
-    r.handle.ops->close(&r.handle);
-    int rc = serial_restore(&vm->serial, &r.handle);
+    struct record_buf_reader *r = &src->core; /* past the machine record (restore_check) */
+    int rc = serial_restore(&vm->serial, &r->handle);
     if (rc)
         return pv_fail(err, errlen, "%s/state: COM1's record (core, tag %u): %s", src->dir,
                        DEVICES_TAG_SERIAL, rc == -ENOENT ? "missing" : "malformed");
-    if ((rc = i8042_restore(&vm->i8042, &r.handle)))
+    if ((rc = i8042_restore(&vm->i8042, &r->handle)))
         return pv_fail(err, errlen, "%s/state: the i8042's record (core, tag %u): %s", src->dir,
                        DEVICES_TAG_I8042, rc == -ENOENT ? "missing" : "malformed");
-    return all_read(&r, o, src->dir, err, errlen);
+    return all_read(r, o, src->dir, err, errlen);
 }

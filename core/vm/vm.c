@@ -274,7 +274,7 @@ static int build_cmdline(struct vm *vm)
 /* Builds the VM: booted from the config's kernel, or, with rs, restored
  * from a snapshot (restore.c does the steps that differ). */
 static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plugin_set *plugins,
-                 const struct restore_src *rs, const char *opt_api)
+                 struct restore_src *rs, const char *opt_api)
 {
     const struct vm_config *cfg = vm->cfg;
     char why[512], note[512];
@@ -446,9 +446,18 @@ int vm_run(const struct vm_config *cfg, struct plugin_set *plugins, const struct
     }
     if (check_devices(cfg, plugins))
         return 1;
-    struct vm *vm = calloc(1, sizeof(*vm));
-    if (!vm)
+    struct restore_src rs;
+    bool restoring = opt->restore_dir != NULL;
+    if (restoring && restore_open(&rs, opt->restore_dir, err, sizeof(err))) {
+        pv_err("%s", err);
         return 1;
+    }
+    struct vm *vm = calloc(1, sizeof(*vm));
+    if (!vm) {
+        if (restoring)
+            restore_close(&rs);
+        return 1;
+    }
     vm->cfg = cfg;
     vm->be = backend->desc->ops;
     snprintf(vm->log_prefix, sizeof(vm->log_prefix), "%s: ", backend->desc->name);
@@ -468,16 +477,8 @@ int vm_run(const struct vm_config *cfg, struct plugin_set *plugins, const struct
     sigaddset(&set, STOP_SIGNAL);
     pthread_sigmask(SIG_BLOCK, &set, &old);
 
-    struct restore_src rs;
-    bool restoring = opt->restore_dir != NULL;
-    if (restoring && restore_open(&rs, opt->restore_dir, err, sizeof(err))) {
-        pv_err("%s", err);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        vm_pause_fini(vm);
-        free(vm);
-        return 1;
-    }
-    if (setup(vm, backend, plugins, restoring ? &rs : NULL, opt->api_path) == 0 && console_start(&vm->console, &vm->serial, console_quit, vm) == 0) {
+    if (setup(vm, backend, plugins, restoring ? &rs : NULL, opt->api_path) == 0 &&
+        console_start(&vm->console, &vm->serial, console_quit, vm) == 0) {
         for (uint32_t i = 0; i < vm->nvcpus; i++) {
             struct vcpu_arg *va = malloc(sizeof(*va));
             *va = (struct vcpu_arg){vm, i};
