@@ -2,6 +2,7 @@
 /* plugvm run, plugvm restore, and the control-socket clients pause,
  * resume and snapshot. */
 #include <getopt.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -165,23 +166,33 @@ int cmd_control(int argc, char **argv)
                 snap ? " and --to DIR" : "");
         return 2;
     }
-    char body[PATH_MAX + 64], err[1024];
+    char err[1024];
     const char *uri = "/vm";
+    json_t *j;
     if (snap) {
-        char abs[PATH_MAX];
         /* The VM resolves the folder from its own working directory. */
+        char abs[PATH_MAX + 1], path[2 * PATH_MAX + 2];
         if (to[0] != '/' && realpath(".", abs))
-            snprintf(body, sizeof(body), "{\"snapshot_path\": \"%s/%s\"}", abs, to);
+            snprintf(path, sizeof(path), "%s/%s", abs, to);
         else
-            snprintf(body, sizeof(body), "{\"snapshot_path\": \"%s\"}", to);
+            snprintf(path, sizeof(path), "%s", to);
+        j = json_pack("{s:s}", "snapshot_path", path);
         uri = "/snapshot/create";
     } else {
-        snprintf(body, sizeof(body), "{\"state\": \"%s\"}",
-                 strcmp(what, "pause") == 0 ? "Paused" : "Resumed");
+        j = json_pack("{s:s}", "state", strcmp(what, "pause") == 0 ? "Paused" : "Resumed");
+    }
+    /* jansson escapes what a path may hold (quotes, backslashes). */
+    char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!body) {
+        pv_err("%s: out of memory", what);
+        return 1;
     }
     int code;
     char *reply = NULL;
-    if (api_request(api, "PUT", uri, body, &code, &reply, err, sizeof(err))) {
+    int rc = api_request(api, "PUT", uri, body, &code, &reply, err, sizeof(err));
+    free(body);
+    if (rc) {
         pv_err("%s", err);
         return 1;
     }
