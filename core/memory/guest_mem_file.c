@@ -55,7 +55,8 @@ static bool may_hold_data(const struct guest_mem *m, struct page_scan *s, uint64
         off_t at = (off_t)(((uintptr_t)(m->base + off) / PAGE) * 8);
         ssize_t n = pread(s->pagemap, s->entries, sizeof(s->entries), at);
         if (n != (ssize_t)sizeof(s->entries) && off + 512ull * PAGE <= m->size) {
-            s->pagemap = -1; /* unreadable: look at every page */
+            close(s->pagemap); /* unreadable: look at every page */
+            s->pagemap = -1;
             return true;
         }
     }
@@ -85,26 +86,25 @@ int guest_mem_save(const struct guest_mem *m, int fd, const char *path, char *er
      * holes by skipping them and setting the size at the end. */
     struct page_scan scan = {.first = UINT64_MAX};
     scan.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    int pagemap = scan.pagemap;
     uint64_t run = 0;
     bool in_run = false;
-    for (uint64_t off = 0; off <= m->size; off += PAGE) {
+    int e = 0;
+    for (uint64_t off = 0; off <= m->size && !e; off += PAGE) {
         bool data = off < m->size && may_hold_data(m, &scan, off) &&
                     !page_is_zero(m->base + off);
         if (data && !in_run) {
             run = off;
             in_run = true;
         } else if (!data && in_run) {
-            if (pwrite_all(fd, m->base + run, (size_t)(off - run), (off_t)run)) {
-                if (pagemap >= 0)
-                    close(pagemap);
-                return pv_fail(err, errlen, "%s: write: %s", path, strerror(errno));
-            }
+            if (pwrite_all(fd, m->base + run, (size_t)(off - run), (off_t)run))
+                e = errno;
             in_run = false;
         }
     }
-    if (pagemap >= 0)
-        close(pagemap);
+    if (scan.pagemap >= 0)
+        close(scan.pagemap);
+    if (e)
+        return pv_fail(err, errlen, "%s: write: %s", path, strerror(e));
     if (ftruncate(fd, (off_t)m->size))
         return pv_fail(err, errlen, "%s: cannot set its size: %s", path, strerror(errno));
     return 0;
