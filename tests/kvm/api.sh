@@ -11,13 +11,7 @@ plugvm=$1 src=$2 build=$3
 . "$src/tests/kvm/blk-lib.sh"
 blk_need
 
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+blk_workdir
 fail() {
     echo "FAIL: $*"
     [ -s "$tmp/err" ] && { echo "plugvm's stderr:"; sed 's/^/  /' "$tmp/err"; }

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # SPDX-License-Identifier: Apache-2.0
-# Sourced by the blk scripts (blk.sh, blk_durability.sh): what they need
-# to run, the pattern the test guest writes (guest/testguest/blk_pattern.h),
+# Sourced by the blk scripts (blk.sh, blk_durability.sh, api.sh): what they
+# need to run, a work folder, the pattern the test guest writes (guest/testguest/blk_pattern.h),
 # and a config for one blk device. Expects plugvm, src and build set.
 
 # Exits 77 (ctest's skip) when the VM cannot run or the plugin is missing.
@@ -19,6 +19,14 @@ blk_need() {
         echo "SKIP: the test guest is not built ($build/images/testguest.elf)"
         exit 77
     fi
+}
+
+# blk_workdir: sets tmp to a new folder, removed at exit, when the VM
+# whose PID the script keeps in $pid (if any) is killed first.
+blk_workdir() {
+    tmp=$(mktemp -d)
+    pid=
+    trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 }
 
 # blk_pattern SEED FIRST COUNT: the bytes the guest writes over sectors

@@ -14,13 +14,7 @@ plugvm=$1 src=$2 build=$3
 . "$src/tests/kvm/blk-lib.sh"
 blk_need
 
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+blk_workdir
 img=$tmp/disk.img sectors=16384 count=4096 seed=42
 truncate -s $((sectors * 512)) "$img"
 keys="test=blk blk_sectors=$sectors blk_seed=$seed blk_count=$count"
