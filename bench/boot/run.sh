@@ -21,7 +21,7 @@ if [ ! -c /dev/kvm ] || [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
 fi
 qemu=$(command -v qemu-system-x86_64) || skip "qemu-system-x86_64 is not installed"
 for f in "$firstline" "$plugvm" "$img/hello.elf"; do
-    [ -e "$f" ] || { echo "bench-boot: $f missing: build bench_firstline, plugvm, guest_hello" >&2; exit 1; }
+    [ -e "$f" ] || { echo "bench-boot: $f missing: build bench_boot_firstline, plugvm, kvm, guest_hello" >&2; exit 1; }
 done
 
 tmp=$(mktemp -d)
