@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "util/error.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "vm/snapshot.h"
 #include "vm/vm_internal.h"

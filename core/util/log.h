@@ -12,8 +12,6 @@ extern int pv_log_level;
 
 void pv_log(enum plugvm_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void pv_vlog(enum plugvm_log_level level, const char *prefix, const char *fmt, va_list ap);
-/* Milliseconds since the process started (its constructors ran). */
-double pv_ms_since_start(void);
 
 #define pv_err(...) pv_log(PLUGVM_LOG_ERROR, __VA_ARGS__)
 #define pv_warn(...) pv_log(PLUGVM_LOG_WARN, __VA_ARGS__)

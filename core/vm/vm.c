@@ -28,6 +28,7 @@
 #include "devices/iobus.h"
 #include "devices/serial.h"
 #include "memory/guest_mem.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "virtio/device.h"
 #include "vm/console.h"
