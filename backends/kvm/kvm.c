@@ -24,27 +24,99 @@
 #define KVM_TSS_ADDR 0xfffbd000ull
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ull
 
+/* The capabilities vm_create and the vCPU code rely on: a KVM without one
+ * fails later with an ioctl's bare errno, so the probe names it instead. */
+static const struct {
+    int cap;
+    const char *name;
+} kvm_needed_caps[] = {
+    {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+    {KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
+    {KVM_CAP_SET_IDENTITY_MAP_ADDR, "KVM_CAP_SET_IDENTITY_MAP_ADDR"},
+    {KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"},
+    {KVM_CAP_PIT2, "KVM_CAP_PIT2"},
+    {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+    {KVM_CAP_IRQFD, "KVM_CAP_IRQFD"},
+    {KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD"},
+    {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
+};
+
+/* Why /dev/kvm cannot be opened, and what to do about it. */
+static void open_failure(int err, char *why, size_t len)
+{
+    switch (err) {
+    case ENOENT:
+        snprintf(why, len,
+                 "/dev/kvm does not exist: load the kvm_intel or kvm_amd module (and enable "
+                 "VT-x/AMD-V in the firmware); inside a VM, enable nested virtualization on its "
+                 "host");
+        break;
+    case EACCES:
+    case EPERM:
+        snprintf(why, len,
+                 "/dev/kvm: %s: add this user to the group that owns it (usually 'kvm': "
+                 "`sudo usermod -aG kvm $USER`, then log in again)",
+                 strerror(err));
+        break;
+    case ENODEV:
+    case ENXIO:
+        /* The node exists but no driver answers it: a stale node, or a
+         * kernel that refuses KVM (a KVM-over-PVM guest kernel says so). */
+        snprintf(why, len,
+                 "/dev/kvm: %s: the kernel has no usable KVM behind the device node (kvm is not "
+                 "loaded, or this kernel refuses it: see its log); load kvm_intel or kvm_amd, or "
+                 "inside a VM, enable nested virtualization on its host",
+                 strerror(err));
+        break;
+    default:
+        snprintf(why, len, "/dev/kvm: %s", strerror(err));
+    }
+}
+
 static int kvm_probe(char *why, size_t len, char *note, size_t note_len)
 {
     note[0] = 0;
     int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(why, len, "/dev/kvm: %s", strerror(errno));
-        return -errno;
+        int err = errno;
+        open_failure(err, why, len);
+        return -err;
     }
+    int rc = 0;
     int api = ioctl(fd, KVM_GET_API_VERSION, 0);
-    close(fd);
     if (api != KVM_API_VERSION) {
-        snprintf(why, len, "/dev/kvm: KVM API version %d, expected %d", api, KVM_API_VERSION);
-        return -ENOTSUP;
+        snprintf(why, len, "/dev/kvm: KVM API version %d, plugvm needs %d", api, KVM_API_VERSION);
+        rc = -ENOTSUP;
+        goto out;
     }
+    for (size_t i = 0; i < sizeof(kvm_needed_caps) / sizeof(kvm_needed_caps[0]); i++)
+        if (ioctl(fd, KVM_CHECK_EXTENSION, kvm_needed_caps[i].cap) <= 0) {
+            snprintf(why, len, "/dev/kvm: this KVM lacks %s, which plugvm needs",
+                     kvm_needed_caps[i].name);
+            rc = -ENOTSUP;
+            goto out;
+        }
+    /* Opening the node is not enough: a KVM whose hardware support is off
+     * (or taken by another hypervisor) fails here. */
+    int vm = ioctl(fd, KVM_CREATE_VM, 0);
+    if (vm < 0) {
+        rc = -errno;
+        snprintf(why, len,
+                 "/dev/kvm: KVM_CREATE_VM: %s: KVM cannot create VMs here (VT-x/AMD-V disabled, "
+                 "or in use by another hypervisor?)",
+                 strerror(-rc));
+        goto out;
+    }
+    close(vm);
     /* KVM over PVM runs guest kernel code in an instruction emulator: say
      * so once, so a user knows why a Linux guest crawls. */
     if (access("/sys/module/kvm_pvm", F_OK) == 0)
         snprintf(note, note_len,
                  "this host's KVM is KVM over PVM: guest kernel-mode code is emulated (~1 us an "
                  "instruction); a Linux guest boots very slowly and may not finish");
-    return 0;
+out:
+    close(fd);
+    return rc;
 }
 
 static int set_memslot(struct plugvm_vm *vm, uint32_t slot, uint64_t gpa, void *hva, uint64_t size,

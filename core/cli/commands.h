@@ -8,5 +8,7 @@ int cmd_run(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 /* pause, resume, snapshot (argv[0] says which). */
 int cmd_control(int argc, char **argv);
+/* check [BACKEND]: the backend's probe (cli/check.c). */
+int cmd_check(int argc, char **argv);
 
 #endif

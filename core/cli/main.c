@@ -29,6 +29,7 @@ static void usage(FILE *f)
             "                control a VM through its control socket (run --api PATH)\n"
             "  plugins       list the plugins found, or why each was refused\n"
             "  acpi FILE DIR write the ACPI tables the VM FILE describes into DIR\n"
+            "  check         say whether this host can run VMs (KVM usable), or why not\n"
             "\n"
             "`plugvm COMMAND --help` describes a command. docs/CONFIG.md describes FILE.\n");
 }
@@ -138,6 +139,8 @@ int main(int argc, char **argv)
         return cmd_plugins(argc - 1, argv + 1);
     if (!strcmp(cmd, "acpi"))
         return cmd_acpi(argc - 1, argv + 1);
+    if (!strcmp(cmd, "check"))
+        return cmd_check(argc - 1, argv + 1);
     fprintf(stderr, "plugvm: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

@@ -278,14 +278,6 @@ static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plug
                  struct restore_src *rs, const char *opt_api)
 {
     const struct vm_config *cfg = vm->cfg;
-    char why[512], note[512];
-    if (vm->be->probe(why, sizeof(why), note, sizeof(note))) {
-        pv_err("backend '%s' cannot run here: %s", backend->desc->name, why);
-        return -1;
-    }
-    if (note[0])
-        pv_warn("%s", note);
-
     char err[1024];
     int rc;
     if (rs) {
@@ -333,6 +325,17 @@ static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plug
                 boot.entry == X86_ENTRY_PVH ? "PVH" : "64-bit Linux",
                 (unsigned long long)boot.regs.rip);
     }
+
+    /* Only now the backend: everything the config names (kernel, initrd,
+     * snapshot, disk images, plugin settings) was checked above, so a
+     * mistake there is reported the same on a host without KVM. */
+    char why[1024], note[512];
+    if (vm->be->probe(why, sizeof(why), note, sizeof(note))) {
+        pv_err("backend '%s' cannot run here: %s", backend->desc->name, why);
+        return -1;
+    }
+    if (note[0])
+        pv_warn("%s", note);
 
     struct plugvm_mem_region regions[GUEST_MEM_MAX_REGIONS];
     for (unsigned i = 0; i < vm->mem.nregions; i++)
