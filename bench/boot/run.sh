@@ -5,7 +5,8 @@
 #   a. the hello guest (PVH ELF) to its line;
 #   b. Debian's cloud kernel to "Linux version".
 # Prints the commands, then a table; exits 0 (saying why) when there is no
-# usable /dev/kvm or no QEMU, 1 when any measurement failed.
+# QEMU, 1 when any measurement failed. Without a usable KVM here it runs
+# itself inside the nested VM host (bench/README.md).
 # usage: run.sh BUILD_DIR
 # QEMU's options hold commas, which shellcheck takes for array-syntax slips.
 # shellcheck disable=SC2054
@@ -16,9 +17,9 @@ firstline=$build/bench/boot/firstline plugvm=$build/core/plugvm img=$build/image
 start=$(date +%s.%N)
 
 skip() { echo "bench-boot: SKIP: $*"; exit 0; }
-if [ ! -c /dev/kvm ] || [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
-    skip "/dev/kvm is absent or not usable"
-fi
+# Without a usable KVM here: again, inside the nested VM host.
+. "$(cd "$(dirname "$0")" && pwd)/../lib.sh"
+bench_vmhost "$build" "$0" "$build"
 qemu=$(command -v qemu-system-x86_64) || skip "qemu-system-x86_64 is not installed"
 for f in "$firstline" "$plugvm" "$img/hello.elf"; do
     [ -e "$f" ] || { echo "bench-boot: $f missing: build bench_boot_firstline, plugvm, kvm, guest_hello" >&2; exit 1; }
@@ -78,10 +79,10 @@ if [ $linux -eq 1 ] && command -v lz4 >/dev/null; then
     done
 fi
 
-. "$(cd "$(dirname "$0")" && pwd)/../lib.sh"
 echo "== plugvm vs QEMU boot benchmark ($(date -u +%FT%TZ), $(uname -r), $(nproc) CPUs, load $(load))"
 [ -e /sys/module/kvm_pvm ] &&
     echo "   /dev/kvm is KVM over PVM: guest kernel code is emulated (~1 us/instruction)"
+bench_where
 echo "   QEMU: $("$qemu" --version | head -n 1)"
 echo "   firstline: time from fork/exec to PATTERN in the VMM's stdout+stderr; then SIGKILL"
 echo

@@ -14,8 +14,9 @@
 #      console); plugvm also says when its vCPUs were started, timed from its
 #      own start (a constructor). Each run must go on counting from the
 #      snapshot's count (L+1, or L+2 after a half-printed line).
-# Prints the commands, then a table. Exits 0 (saying why) when there is no
-# usable /dev/kvm, 1 when any snapshot or restore failed.
+# Prints the commands, then a table. Exits 1 when any snapshot or restore
+# failed. Without a usable KVM here it runs itself inside the nested VM
+# host (bench/README.md).
 # usage: run.sh BUILD_DIR        env: N (rounds per case, 20),
 #                                SIZES (MiB, "256 2048"), KEEP=1 keeps the files
 # QEMU's options hold commas, which shellcheck takes for array-syntax slips.
@@ -30,9 +31,9 @@ N=${N:-20} SIZES=${SIZES:-"256 2048"}
 start=$(date +%s.%N)
 
 skip() { echo "bench-restore: SKIP: $*"; exit 0; }
-if [ ! -c /dev/kvm ] || [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
-    skip "/dev/kvm is absent or not usable"
-fi
+# Without a usable KVM here: again, inside the nested VM host.
+. "$(cd "$(dirname "$0")" && pwd)/../lib.sh"
+bench_vmhost "$build" "$0" "$build"
 for f in "$firstbyte" "$plugvm" "$guest" "$build/plugins/plugvm-blk.so" "$build/plugins/plugvm-kvm.so"; do
     [ -e "$f" ] || { echo "bench-restore: $f missing: build bench_restore_firstbyte, plugvm, kvm, blk, guest_testguest" >&2; exit 1; }
 done
@@ -50,7 +51,6 @@ trap cleanup EXIT
 failed=0
 note_fail() { echo "bench-restore: FAILED: $*"; failed=1; }
 
-. "$(cd "$(dirname "$0")" && pwd)/../lib.sh"
 now_ms() { local t; t=$(date +%s%N); printf '%d.%03d\n' $((t / 1000000)) $((t / 1000 % 1000)); }
 # Kills a VM and reaps it quietly (no "Killed" job report).
 stop() { kill -9 "$1" 2>/dev/null; { wait "$1"; } 2>/dev/null; }
@@ -112,6 +112,7 @@ qemu_cmd() { # SIZE IMAGE: into the array qc
 echo "== plugvm vs QEMU restore benchmark ($(date -u +%FT%TZ), $(uname -r), $(nproc) CPUs, load $(load))"
 [ -e /sys/module/kvm_pvm ] &&
     echo "   /dev/kvm is KVM over PVM: guest kernel code is emulated (~1 us/instruction)"
+bench_where
 [ -n "$qemu" ] && echo "   QEMU: $("$qemu" --version | head -n 1)" || echo "   QEMU: not installed: plugvm only"
 echo "   sizes: $SIZES MiB; $N rounds of snapshot + restore per VMM and size; files in $tmp"
 echo "   guest: $guest, test=snapshot, 1 vCPU, one virtio-blk disk (4 MiB raw image)"

@@ -23,8 +23,8 @@
 # stderr, each line prefixed "# ".
 # Exit status: 0 pass, 1 fail.
 #
-# POSIX sh: it runs on the host (direct tier) and under busybox sh inside
-# the nested tier's outer VM (tests/e2e/outer-init).
+# POSIX sh (it ran under busybox sh in an earlier outer VM); now always
+# in this host's own userland, directly or inside the nested VM host.
 set -u
 [ $# -eq 7 ] || { echo "usage: $0 PLUGVM CASE CFG_DIR IMAGE_PATH PLUGIN_PATH LIMIT OUT_DIR" >&2; exit 2; }
 plugvm=$1 case=$2 cfgdir=$3 images=$4 plugins=$5 limit=$6 out=$7

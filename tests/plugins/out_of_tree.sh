@@ -29,17 +29,19 @@ PKG_CONFIG_PATH=$tmp/prefix/lib/pkgconfig cc -shared -fPIC -D_GNU_SOURCE -DRNG_V
 PLUGVM_PLUGIN_PATH=$tmp/rng "$plugvm" plugins | grep -Eq "^rng +device +1\.0\.0 +$so$" ||
     fail "plugvm plugins does not list $so"
 
-if [ ! -c /dev/kvm ] || [ ! -w /dev/kvm ]; then
-    echo "SKIP: built and listed; the in-VM part needs /dev/kvm"; exit 77
-fi
+# The builds above ran here; only the VM goes where a usable KVM is
+# (tests/vmhost/run.sh: the nested VM host when this host has none), so
+# this test is not in the `vm` batch and its compiles never run under TCG.
 guest=$build/images/testguest.elf
 [ -f "$guest" ] || fail "$guest missing"
 cat >"$tmp/rng.cfg" <<CFG
 vm = { memory_mib = 64; kernel = "$guest"; cmdline = "test=rng"; };
 devices = ( { plugin = "$so"; } );
 CFG
-timeout 60 "$plugvm" run "$tmp/rng.cfg" >"$tmp/out" 2>"$tmp/err" </dev/null
+"$src/tests/vmhost/run.sh" --need kvm "$build" \
+    timeout 60 "$plugvm" run "$tmp/rng.cfg" >"$tmp/out" 2>"$tmp/err" </dev/null
 status=$?
+[ $status -eq 77 ] && { cat "$tmp/out"; exit 77; }
 tr -d '\r' <"$tmp/out" >"$tmp/tap"
 cat "$tmp/tap"
 [ $status -eq 0 ] || fail "plugvm exit status $status: $(cat "$tmp/err")"
