@@ -21,7 +21,9 @@ img=$tmp/disk.img sock=$tmp/api.sock
 truncate -s $((16384 * 512)) "$img"
 blk_config "$tmp/vm.cfg" "test=blk blk_sectors=16384 blk_seed=7 blk_count=1024 blk_phase=write" \
     "path = \"$img\"; queues = 2;"
-"$plugvm" run --api "$sock" --timeout 60 "$tmp/vm.cfg" </dev/null >"$tmp/out" 2>"$tmp/err" &
+# --timeout: a bound, not a step; in the nested VM host the whole test takes
+# ~70 s, and the VM must still be running for the SIGTERM at its end.
+"$plugvm" run --api "$sock" --timeout 300 "$tmp/vm.cfg" </dev/null >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 for _ in $(seq 100); do
     grep -q 'unflushed writes under way' "$tmp/out" 2>/dev/null && break

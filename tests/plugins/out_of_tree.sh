@@ -7,7 +7,9 @@
 set -u
 plugvm=$1 src=$2 build=$3
 fail() { echo "FAIL: $*"; exit 1; }
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+# In the build tree, not /tmp: the VM step may run in the nested VM host,
+# which sees this host's files but has a /tmp of its own.
+tmp=$(mktemp -d "$build/tests/out_of_tree.XXXXXX"); trap 'rm -rf "$tmp"' EXIT
 
 cmake --install "$build" --prefix "$tmp/prefix" >"$tmp/install.log" 2>&1 ||
     fail "cmake --install: $(tail -5 "$tmp/install.log")"

@@ -22,7 +22,8 @@ build=$(cd "$1" && pwd) || exit 2
 shift
 t0=$SECONDS
 
-state=$(mktemp -d /tmp/vmhost-batch.XXXXXX)
+# In /var/tmp: the nested host's /tmp is its own.
+state=$(mktemp -d /var/tmp/vmhost-batch.XXXXXX)
 trap 'rm -rf "$state"' EXIT
 # "NUMBER NAME" per selected test.
 ctest --test-dir "$build" -N "$@" | sed -nE 's/^ *Test +#([0-9]+): (.*)$/\1 \2/p' >"$state/tests"

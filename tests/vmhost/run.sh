@@ -27,7 +27,7 @@
 # outer kernel: VMHOST_LINUX, else BUILD_DIR/cache/linux, else the source
 # tree's build/cache/linux (scripts/images.sh fetches it).
 # Environment: VMHOST_TIER=direct|nested forces a tier; VMHOST_MEM_MIB
-# (default 6144), VMHOST_CPUS (2), VMHOST_SILENCE (120),
+# (default 6144), VMHOST_CPUS (1), VMHOST_SILENCE (120),
 # VMHOST_TCG_THREAD (single; multi is faster and hangs), QEMU.
 # Exit status: COMMAND's; 77 when neither tier is possible (says why); 125
 # when the nested host failed twice.
@@ -98,7 +98,7 @@ fi
     skip "no kernel for the nested VM host: run scripts/images.sh $build ($why)"
 initrd=$("$here/make-initramfs.sh" "$linux" "$build/vmhost") || exit 1
 
-mem=${VMHOST_MEM_MIB:-6144} cpus=${VMHOST_CPUS:-2} silence=${VMHOST_SILENCE:-120}
+mem=${VMHOST_MEM_MIB:-6144} cpus=${VMHOST_CPUS:-1} silence=${VMHOST_SILENCE:-120}
 # Under TCG the outer kernel reads the host's TSC; told its rate, it skips a
 # calibration that can hang there: the host kernel's own figure when it can
 # be read, else /proc/cpuinfo's.
@@ -121,7 +121,13 @@ trap 'exit 130' INT
 # command's, or empty) and $failure (why the machine failed, or empty).
 outer() {
     local n=$1
-    ctl=$(mktemp -d /tmp/vmhost.XXXXXX)
+    ctl=$(mktemp -d /var/tmp/vmhost.XXXXXX)
+    # The command's TMPDIR there: a fresh ext4 scratch disk (sparse here),
+    # not this host's /tmp through virtiofs, where every write is a round
+    # trip; ext4, not tmpfs, as the outer 6.1 kernel's tmpfs refuses O_DIRECT.
+    truncate -s 64G "$ctl/scratch.img"
+    mke2fs -q -F -t ext4 -O ^has_journal -E nodiscard,lazy_itable_init=1 "$ctl/scratch.img" ||
+        { echo "vmhost: error: mke2fs of the scratch disk failed" >&2; exit 1; }
     export -p >"$ctl/env"
     local cwd=$PWD
     declare -p cmd cwd >"$ctl/cmd"
@@ -133,18 +139,18 @@ outer() {
     local i
     for i in $(seq 100); do [ -S "$ctl/vfs.sock" ] && break; sleep 0.05; done
     local t0=$SECONDS
-    # One TCG thread for both vCPUs (thread=single): with multi-threaded TCG
-    # the outer kernel deadlocked every few tests here, both vCPUs spinning
-    # in native_queued_spin_lock_slowpath with interrupts off (QEMU 7.2's
-    # MTTCG with nested SVM); single-threaded, no outer hang was seen, and a
-    # batch costs about the same, as one test runs at a time.
-    # pc machine: its i8042 resets it when init runs `reboot -f` (reboot=k),
-    # and -no-reboot makes that QEMU's exit. 2 vCPUs: with 1 the inner
-    # guest stalls now and then (shared/notes/nested-kvm.md). vhost-user
-    # (virtiofs) needs guest RAM in shared memory.
+    # One vCPU on one TCG thread: with two on multi-threaded TCG the outer
+    # kernel deadlocked every few tests (both vCPUs spinning in
+    # native_queued_spin_lock_slowpath, interrupts off), and with two on one
+    # thread a one-vCPU Linux inside stopped after its PCI probe, every time
+    # (README.md here). pc machine: its i8042 resets it when init runs
+    # `reboot -f` (reboot=k), and -no-reboot makes that QEMU's exit.
+    # vhost-user (virtiofs) needs guest RAM in shared memory.
     "$qemu" -accel "tcg,thread=${VMHOST_TCG_THREAD:-single}" -cpu EPYC,+svm -smp "$cpus" -m "$mem" -machine pc,memory-backend=mem \
         -object "memory-backend-memfd,id=mem,size=${mem}M,share=on" \
         -chardev "socket,id=vfs,path=$ctl/vfs.sock" -device vhost-user-fs-pci,chardev=vfs,tag=host \
+        -drive "file=$ctl/scratch.img,if=none,id=scratch,format=raw,cache=unsafe,discard=unmap" \
+        -device virtio-blk-pci,drive=scratch \
         -nodefaults -no-user-config -display none -serial "file:$ctl/console" -no-reboot \
         -monitor "unix:$ctl/monitor,server=on,wait=off" \
         -kernel "$linux/vmlinuz" -initrd "$initrd" \
