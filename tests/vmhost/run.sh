@@ -27,7 +27,7 @@
 # outer kernel: VMHOST_LINUX, else BUILD_DIR/cache/linux, else the source
 # tree's build/cache/linux (scripts/images.sh fetches it).
 # Environment: VMHOST_TIER=direct|nested forces a tier; VMHOST_MEM_MIB
-# (default 6144), VMHOST_CPUS (1), VMHOST_SILENCE (120),
+# (default 6144), VMHOST_CPUS (1), VMHOST_SILENCE (120), VMHOST_QUIET=1,
 # VMHOST_TCG_THREAD (single; multi is faster and hangs), QEMU.
 # Exit status: COMMAND's; 77 when neither tier is possible (says why); 125
 # when the nested host failed twice.
@@ -49,6 +49,9 @@ build=$(cd "$1" 2>/dev/null && pwd) || { echo "vmhost: error: $1 is not a folder
 shift
 [ $why_only = 1 ] || [ $# -ge 1 ] || { echo "usage: $0 [--need kvm|hw] [--why] BUILD_DIR COMMAND [ARG...]" >&2; exit 2; }
 note() { echo "vmhost: $*" >&2; }
+# Where and when, not what went wrong: VMHOST_QUIET=1 (scripts/setup.sh,
+# which says it once itself) leaves these out.
+info() { [ "${VMHOST_QUIET:-0}" = 1 ] || note "$@"; }
 skip() { echo "SKIP: $*"; exit 77; }
 
 # --- Where: this host, when its KVM will do ---
@@ -168,7 +171,7 @@ outer() {
     while kill -0 $qpid 2>/dev/null; do
         sleep 1
         if [ -f "$ctl/heartbeat" ]; then
-            [ $started = 1 ] || { started=1; note "nested host up after $((SECONDS - t0)) s; running: ${cmd[*]}"; }
+            [ $started = 1 ] || { started=1; info "nested host up after $((SECONDS - t0)) s; running: ${cmd[*]}"; }
             beat=$(stat -c %Y "$ctl/heartbeat")
             if [ $(( $(date +%s) - beat )) -ge "$silence" ]; then
                 hung=1
@@ -206,7 +209,7 @@ outer() {
 }
 
 cmd=("$@")
-note "nested host ($why)"
+info "nested host ($why)"
 for attempt in 1 2; do
     outer $attempt
     if [ -n "$status" ]; then
