@@ -23,6 +23,7 @@
 #include "boot/x86/boot.h"
 #include "boot/x86/layout.h"
 #include "config/settings_check.h"
+#include "devices/acpi_sleep.h"
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
 #include "devices/iobus.h"
@@ -69,6 +70,11 @@ static void serial_irq(void *arg)
 static void i8042_reset(void *arg)
 {
     vm_request_stop(arg, VM_STOP_RESET);
+}
+
+static void acpi_poweroff(void *arg)
+{
+    vm_request_stop(arg, VM_STOP_POWEROFF);
 }
 
 static void guest_exit(void *arg, uint8_t status)
@@ -189,6 +195,21 @@ static void wait_for_stop(struct vm *vm, const sigset_t *set, double timeout_s)
             vm_request_stop(vm, VM_STOP_SIGINT);
         else if (sig == SIGTERM)
             vm_request_stop(vm, VM_STOP_SIGTERM);
+    }
+}
+
+/* Why the VM stopped, for -v: the e2e tests read it to tell a power-off
+ * from a reset, both status 0. */
+static const char *stop_reason(enum vm_stop why)
+{
+    switch (why) {
+    case VM_STOP_RESET: return "the guest reset";
+    case VM_STOP_POWEROFF: return "the guest powered off";
+    case VM_STOP_GUEST_EXIT: return "the guest wrote its exit status";
+    case VM_STOP_SIGINT: return "SIGINT";
+    case VM_STOP_SIGTERM: return "SIGTERM";
+    case VM_STOP_TIMEOUT: return "--timeout";
+    default: return "an error";
     }
 }
 
@@ -394,6 +415,12 @@ static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plug
                                i8042_cmd_device(&vm->i8042)};
     for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++)
         iobus_add(vm->io, &devs[i]);
+    /* The sleep registers the FADT names: where the tables are, so is S5. */
+    if (cfg->acpi) {
+        vm->acpi_sleep = (struct acpi_sleep){acpi_poweroff, vm};
+        struct io_device d = acpi_sleep_device(&vm->acpi_sleep);
+        iobus_add(vm->io, &d);
+    }
     if (cfg->exit_port) {
         vm->debug_exit = (struct debug_exit){guest_exit, vm};
         struct io_device d = debug_exit_device(&vm->debug_exit);
@@ -503,6 +530,7 @@ int vm_run(const struct vm_config *cfg, struct plugin_set *plugins, const struct
         atomic_store(&vm->stop, VM_STOP_ERROR);
     }
     enum vm_stop why = (enum vm_stop)atomic_load(&vm->stop);
+    pv_info("VM stopped: %s", stop_reason(why));
     teardown(vm, opt->verbose);
     if (restoring)
         restore_close(&rs);

@@ -17,6 +17,7 @@
 #include <plugvm/device.h>
 
 #include "boot/x86/layout.h"
+#include "devices/acpi_sleep.h"
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
 #include "devices/iobus.h"
@@ -46,6 +47,7 @@ struct vm {
     struct serial serial;
     struct i8042 i8042;
     struct debug_exit debug_exit;
+    struct acpi_sleep acpi_sleep;
     atomic_int guest_status; /* the byte written to the exit port */
     struct console console;
     atomic_uint unclaimed_mmio;

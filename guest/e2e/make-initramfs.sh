@@ -35,7 +35,7 @@ modules="virtio virtio_ring virtio_mmio rng-core virtio-rng virtio_blk crc16 crc
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-mkdir -p "$stage"/{bin,dev,proc,sys,tmp,lib/modules}
+mkdir -p "$stage"/{bin,dev,etc,proc,sys,tmp,lib/modules}
 chmod 1777 "$stage/tmp"
 cp "$bb" "$stage/bin/busybox"
 install -m 0755 "$here/init" "$stage/init"

@@ -11,6 +11,9 @@
 #   and no interrupt source override;
 # - recompiling the disassembled DSDT gives back the same AML, byte for
 #   byte, and its Device blocks say what dump_tables asked for;
+# - the FADT's SLEEP_CONTROL_REG and SLEEP_STATUS_REG are byte ports 0x600
+#   and 0x601, and acpiexec's `sleep 5` finds \_S5 (SLP_TYPa 5) and enters
+#   S5 through the hardware-reduced path Linux's poweroff takes;
 # - acpiexec loads FACP, APIC and DSDT, evaluates each VRnn._HID to
 #   "LNRO0005" and walks each _CRS through ACPICA's resource manager (the
 #   code Linux uses) to the expected base, length and interrupt, with no
@@ -104,6 +107,13 @@ check() {
     [ "$xsdt_at" != 0000000000000000 ] || fail "the RSDP has no XSDT address"
     grep -Eq 'Hardware Reduced \(V5\) : 1' facp.dsl || fail "the FADT is not hardware-reduced"
     grep -Eq 'DSDT Address : 0000000000' facp.dsl || fail "the FADT has no X_DSDT"
+    # ACPI 6.4 §4.8.3.7: the sleep registers, one byte each in I/O space.
+    local reg port
+    for reg in "Sleep Control Register:0600" "Sleep Status Register:0601"; do
+        port=${reg#*:} reg=${reg%:*}
+        [ "$(grep -A5 "$reg :" facp.dsl | grep -Ec "Space ID : 01 \[SystemIO\]|Bit Width : 08|Encoded Access Width : 01|Address : 000000000000$port")" = 4 ] ||
+            { grep -A5 "$reg" facp.dsl; fail "the FADT's $reg is not byte port 0x$port"; }
+    done
     [ "$(grep -c 'Subtable Type : 00 \[Processor Local APIC\]' apic.dsl)" = 2 ] || fail "MADT: not 2 LAPICs"
     grep -q 'Subtable Type : 01 \[I/O APIC\]' apic.dsl || fail "MADT: no IOAPIC"
     grep -q 'Address : FEC00000' apic.dsl || fail "MADT: IOAPIC not at 0xfec00000"
@@ -153,6 +163,14 @@ check() {
         fi
         cat acpiexec.log >>acpiexec.out
     done
+    # S5 through ACPICA's own hardware-reduced path (HwExtendedSleep, what
+    # Linux's poweroff runs): \_S5 found, SLP_TYPa 5, no error.
+    acpiexec -b 'sleep 5' facp.dat apic.dat dsdt.dat >sleep.log 2>&1 ||
+        { cat sleep.log; fail "acpiexec sleep 5 exited $?"; }
+    grep -q "Register values for sleep state S5: Sleep-A: 05, Sleep-B: 00" sleep.log &&
+        grep -q "HwExtendedSleep .*Entering sleep state \[S5\]" sleep.log &&
+        ! grep -Eq 'ACPI Error|ACPI Exception' sleep.log ||
+        { cat sleep.log; fail "acpiexec did not enter S5 through the sleep control register"; }
     [ "$n" -ge 100 ] || grep -q "Evaluation of .*VR$(printf %02d "$n")._HID failed with status AE_NOT_FOUND" acpiexec.out ||
         fail "acpiexec found a device past the last one"
     got=$(resources_from_acpiexec acpiexec.out | grep -v '"' || true)
@@ -160,7 +178,7 @@ check() {
     [ "$got" = "$want_res" ] || { diff <(echo "$want_res") <(echo "$got"); fail "acpiexec _CRS resources differ"; }
     got=$(resources_from_acpiexec acpiexec.out | grep '"' || true)
     [ "$got" = "$want_hid" ] || { diff <(echo "$want_hid") <(echo "$got"); fail "acpiexec _HID values differ"; }
-    echo "ok: $n devices: $(stat -c %s dsdt.dat)-byte DSDT; iasl -d clean, recompiles to identical AML; acpiexec _HID and _CRS as expected"
+    echo "ok: $n devices: $(stat -c %s dsdt.dat)-byte DSDT; iasl -d clean, recompiles to identical AML; acpiexec _HID and _CRS as expected, S5 entered"
 }
 
 for count in 0 3 32 100; do check "$count"; done

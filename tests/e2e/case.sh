@@ -18,6 +18,7 @@
 # script (boot, snapshot, kill, restore, talk to the restored guest): it
 # passes when snapshot.sh does and the restored guest printed its ok line;
 # snapshot.sh's line (the times, or what failed) goes in the result.
+# The case `power` runs plugvm eight times through power.sh the same way.
 # Prints one line "E2E-CASE CASE ok|fail SECONDS detail" (SECONDS: plugvm's
 # run alone), and on failure the console's last 30 lines and plugvm's
 # stderr, each line prefixed "# ".
@@ -31,7 +32,7 @@ plugvm=$1 case=$2 cfgdir=$3 images=$4 plugins=$5 limit=$6 out=$7
 
 uptime_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; } # centiseconds
 cs_secs() { echo "$(($1 / 100)).$(printf '%02d' $(($1 % 100)))"; }
-hostsh=$(dirname "$0")/host.sh snapsh=$(dirname "$0")/snapshot.sh
+hostsh=$(dirname "$0")/host.sh
 mkdir -p "$out"
 rm -f "$out/$case.cfg" "$out/check-rest"
 t0=$(uptime_cs)
@@ -45,10 +46,10 @@ t1=$(uptime_cs)
 # plugvm's --timeout stops the VM (status 124); timeout(1) is for a plugvm
 # that does not stop at all.
 extra=
-if [ "$case" = snapshot ]; then
+if [ "$case" = snapshot ] || [ "$case" = power ]; then
     # Each of its steps is bounded (plugvm's --timeout, its own waits).
     extra=$(PLUGVM_IMAGE_PATH=$images PLUGVM_PLUGIN_PATH=$plugins \
-        sh "$snapsh" "$plugvm" "$cfg" "$limit" "$out")
+        sh "$(dirname "$0")/$case.sh" "$plugvm" "$cfg" "$limit" "$out")
     status=$?
 else
     PLUGVM_IMAGE_PATH=$images PLUGVM_PLUGIN_PATH=$plugins \
@@ -65,7 +66,7 @@ case $status in
     124) why="timed out after ${limit}s (plugvm status 124)" ;;
     *) why="plugvm exit status $status" ;;
 esac
-# snapshot.sh's line: on success details for the result, else the reason.
+# snapshot.sh's or power.sh's line: on success details for the result, else the reason.
 if [ -n "$extra" ] && [ $status -ne 0 ]; then why=$extra extra=
 elif [ -n "$extra" ]; then extra="; $extra"
 fi

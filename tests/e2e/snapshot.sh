@@ -46,7 +46,7 @@ rm -f "$out"/console* "$out"/stderr*
 mkfifo "$out/in.run" "$out/in.restore" || { echo "cannot make FIFOs in $out"; exit 1; }
 : >"$out/console.run"; : >"$out/stderr.run"
 
-uptime_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }
+. "$(dirname "$0")/lib.sh"
 pids=
 finish() {
     for p in $pids; do kill -9 "$p" 2>/dev/null; done
@@ -58,29 +58,6 @@ finish() {
 trap finish EXIT
 fail() { echo "$*"; exit 1; }
 
-con() { tr -d '\r' <"$1"; }
-alive() { # PID: running (not gone, not a zombie)
-    st=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)
-    [ -n "$st" ] && [ "$st" != Z ]
-}
-# wait_line FILE PID SECONDS REGEX: until a line of FILE matches REGEX
-# (status 0); 1 after SECONDS, 2 when PID ended first.
-secs() { read -r u _ </proc/uptime; echo "${u%.*}"; }
-wait_line() {
-    end=$(($(secs) + $3))
-    while :; do
-        con "$1" | grep -q -- "$4" && return 0
-        alive "$2" || { con "$1" | grep -q -- "$4"; return $(($? ? 2 : 0)); }
-        [ "$(secs)" -lt $end ] || return 1
-        sleep 0.05
-    done
-}
-why_not() { # STATUS PID SECONDS: why wait_line failed, in $why
-    case $1 in
-        1) why="nothing after $3 s, the VM still running" ;;
-        *) wait "$2"; why="the VM ended first (plugvm status $?)" ;;
-    esac
-}
 # The answer the guest gives to line N, TEXT: "E2E-SNAPSHOT-ECHO TOKEN N TEXT up UPTIME".
 answer() { echo "^E2E-SNAPSHOT-ECHO $token $1 $2 up [0-9.]*\$"; }
 guest_up() { # FILE N: the guest's uptime in its answer to line N

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "devices/acpi_sleep.h"
 #include "layout.h"
 #include "util/error.h"
 
@@ -40,6 +41,14 @@ struct __attribute__((packed)) acpi_rsdp {
     uint8_t reserved[3];
 };
 
+/* §5.2.3.2 Generic Address Structure. */
+struct __attribute__((packed)) acpi_gas {
+    uint8_t space_id, bit_width, bit_offset, access_size;
+    uint64_t address;
+};
+#define GAS_SYSTEM_IO 1
+#define GAS_ACCESS_BYTE 1
+
 /* §5.2.9, revision 6: 276 bytes. Only what a hardware-reduced platform
  * sets is named; the rest stays zero. */
 struct __attribute__((packed)) acpi_fadt {
@@ -54,8 +63,11 @@ struct __attribute__((packed)) acpi_fadt {
     uint16_t arm_boot_arch;
     uint8_t minor_version;
     uint64_t x_firmware_ctrl, x_dsdt;
-    uint8_t x_blocks[276 - 148];
+    uint8_t x_blocks[244 - 148];
+    struct acpi_gas sleep_control_reg, sleep_status_reg;
+    uint64_t hypervisor_vendor_id;
 };
+_Static_assert(sizeof(struct acpi_fadt) == 276, "FADT revision 6 is 276 bytes");
 
 #define FADT_HW_REDUCED_ACPI (1u << 20)
 #define IAPC_VGA_NOT_PRESENT (1u << 2)
@@ -154,6 +166,7 @@ struct aml {
 #define AML_QWORD_PREFIX 0x0e
 #define AML_SCOPE 0x10
 #define AML_BUFFER 0x11
+#define AML_PACKAGE 0x12
 #define AML_DUAL_NAME_PREFIX 0x2e
 #define AML_MULTI_NAME_PREFIX 0x2f
 #define AML_EXT_PREFIX 0x5b
@@ -379,6 +392,19 @@ static void aml_restemplate_end(struct aml *a, size_t pkg)
     aml_pkg_end(a, pkg);
 }
 
+/* Name (name, Package () { v0, v1, ... }): §20.2.5.4 DefPackage,
+ * PkgLength, NumElements (a byte), then the elements. */
+static void aml_name_package(struct aml *a, const char *name, const uint64_t *v, uint8_t n)
+{
+    aml_name(a, name);
+    aml_byte(a, AML_PACKAGE);
+    size_t pkg = aml_pkg_begin(a);
+    aml_byte(a, n);
+    for (uint8_t i = 0; i < n; i++)
+        aml_integer(a, v[i]);
+    aml_pkg_end(a, pkg);
+}
+
 /* §6.4.2.5 I/O Port descriptor, small item 0x47: IO (Decode16, ...). */
 static void res_io(struct aml *a, uint16_t min, uint16_t max, uint8_t align, uint8_t len)
 {
@@ -416,6 +442,7 @@ static void res_interrupt_edge_high(struct aml *a, uint32_t gsi)
 /*
  * The DSDT's AML:
  *
+ *   Name (\_S5, Package () { 5, 0 })
  *   Scope (\_SB) {
  *     Device (COM1) { _HID EisaId ("PNP0501"), _UID 0,
  *                     _CRS IO 0x3f8-0x3ff, Interrupt (Edge, ActiveHigh) {4} }
@@ -432,10 +459,20 @@ static void res_interrupt_edge_high(struct aml *a, uint32_t gsi)
  * interrupt at all or another device's. Described here, 8250_pnp maps GSI
  * 4 properly and takes the port over, as on QEMU microvm and Firecracker.
  * Virtio-mmio follows Firecracker (edge-triggered, as irqfd injects them)
- * and QEMU's naming (VR%02u, _CCA One). No _S5 yet: no power-off device.
+ * and QEMU's naming (VR%02u, _CCA One).
+ *
+ * \_S5 (§7.4.2.6) gives SLP_TYPa and SLP_TYPb for soft off; with it and
+ * the FADT's sleep registers Linux sets pm_power_off to ACPI's, and its
+ * `poweroff` writes SLP_TYPa | SLP_EN to SLEEP_CONTROL_REG
+ * (devices/acpi_sleep.h). Without it, poweroff on a hardware-reduced
+ * platform ends in a halted CPU and a VM that never stops. No other
+ * sleep state is named: nothing here could wake the guest.
  */
 static void dsdt_aml(struct aml *a, const struct acpi_virtio_mmio *devs, size_t ndevs)
 {
+    static const uint64_t s5[] = {ACPI_SLP_TYP_S5, 0};
+    aml_name_package(a, "_S5", s5, 2);
+
     /* _SB rather than \_SB: the DSDT is parsed at the root scope, and
      * this is the encoding iasl chooses for Scope (\_SB). */
     size_t sb = aml_scope_begin(a, "_SB");
@@ -522,6 +559,11 @@ uint64_t x86_acpi_write(const struct guest_mem *m, uint32_t vcpus,
     fadt->iapc_boot_arch = IAPC_VGA_NOT_PRESENT | IAPC_CMOS_RTC_NOT_PRESENT;
     fadt->minor_version = 4;
     fadt->x_dsdt = dsdt_at;
+    /* §4.8.3.7: where a hardware-reduced guest asks for S5. */
+    fadt->sleep_control_reg = (struct acpi_gas){GAS_SYSTEM_IO, 8, 0, GAS_ACCESS_BYTE,
+                                                ACPI_SLEEP_CONTROL_PORT};
+    fadt->sleep_status_reg = (struct acpi_gas){GAS_SYSTEM_IO, 8, 0, GAS_ACCESS_BYTE,
+                                               ACPI_SLEEP_STATUS_PORT};
     seal(&fadt->h);
 
     struct acpi_madt *madt = (struct acpi_madt *)AT(madt_at);
