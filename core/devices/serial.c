@@ -2,6 +2,7 @@
 #include "serial.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,13 +52,32 @@ static void update_irq(struct serial *s)
     s->irq_pending = pending;
 }
 
+/*
+ * stdout may be a pipe or terminal nobody reads. A plain blocking write()
+ * there held this vCPU, with the UART's lock, for good, and teardown's
+ * join of the vCPU never returned: SIGTERM and --timeout could not end
+ * plugvm. So wait for room in slices of SERIAL_OUT_POLL_MS, and drop the
+ * byte once serial_close_output() was called. A console that went away
+ * (EPIPE with SIGPIPE ignored, EIO) drops output and never stops the guest.
+ */
 static void write_out(struct serial *s, uint8_t c)
 {
-    for (;;) {
+    while (!atomic_load(&s->out_closed)) {
+        struct pollfd p = {.fd = s->out_fd, .events = POLLOUT};
+        int r = poll(&p, 1, SERIAL_OUT_POLL_MS);
+        if (r == 0 || (r < 0 && errno == EINTR))
+            continue;
+        if (r < 0 || (p.revents & POLLNVAL))
+            return;
         ssize_t n = write(s->out_fd, &c, 1);
         if (n == 1 || (n < 0 && errno != EINTR && errno != EAGAIN))
-            return; /* a console that went away must not stop the guest */
+            return;
     }
+}
+
+void serial_close_output(struct serial *s)
+{
+    atomic_store(&s->out_closed, true);
 }
 
 static void serial_read(void *opaque, uint16_t port, uint8_t *data, uint8_t size)
@@ -155,6 +175,7 @@ void serial_init(struct serial *s, int out_fd, void (*raise_irq)(void *), void *
     memset(s, 0, sizeof(*s));
     pthread_mutex_init(&s->lock, NULL);
     s->out_fd = out_fd;
+    atomic_init(&s->out_closed, out_fd < 0);
     s->raise_irq = raise_irq;
     s->irq_arg = irq_arg;
     s->lcr = 0x03; /* 8N1 */

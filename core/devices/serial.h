@@ -9,6 +9,7 @@
 #define PLUGVM_CORE_SERIAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,10 +30,20 @@ struct serial {
     uint8_t rx[SERIAL_FIFO_SIZE];
     unsigned rx_head, rx_count;
     bool irq_pending; /* the last level update_irq saw */
+    atomic_bool out_closed; /* serial_close_output() was called */
 };
+
+/* How long a vCPU writing to a full output waits between looks at
+ * out_closed: the most serial_close_output() takes to free it. */
+#define SERIAL_OUT_POLL_MS 100
 
 void serial_init(struct serial *s, int out_fd, void (*raise_irq)(void *), void *irq_arg);
 void serial_fini(struct serial *s);
+/* From now on transmitted bytes are dropped, and a vCPU waiting for room
+ * on the output fd gives up within SERIAL_OUT_POLL_MS: teardown calls it
+ * before joining the vCPUs, so a stdout nobody reads cannot hold them.
+ * Any thread. */
+void serial_close_output(struct serial *s);
 /* The io_device for iobus_add. */
 struct io_device serial_io_device(struct serial *s);
 /* Queues up to len bytes of input; returns how many fit (the rest should be

@@ -126,6 +126,15 @@ static void *vcpu_thread(void *arg)
     char name[16];
     snprintf(name, sizeof(name), "vcpu%u", index);
     pthread_setname_np(pthread_self(), name);
+    /* COM1's output is written on this thread: when stdout's reader goes
+     * away, write() fails with EPIPE and serial.c drops the output, rather
+     * than SIGPIPE killing plugvm with the VM (as QEMU, which ignores it).
+     * Blocked here only, not process-wide: an embedding program keeps its
+     * own disposition. */
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
 
     while (atomic_load(&vm->stop) == VM_RUNNING) {
         struct plugvm_exit e;
@@ -435,6 +444,9 @@ static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plug
 
 static void teardown(struct vm *vm, bool verbose)
 {
+    /* A vCPU waiting on a stdout nobody reads lets go (serial.h). */
+    if (vm->io)
+        serial_close_output(&vm->serial);
     vm_pause_release(vm); /* parked vCPUs see the stop */
     for (uint32_t i = 0; i < vm->nvcpus; i++)
         if (vm->vcpu[i])
