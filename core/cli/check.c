@@ -33,7 +33,7 @@ int cmd_check(int argc, char **argv)
     if (!p) {
         fprintf(stderr, "plugvm: error: %s\n", err);
     } else {
-        const struct plugvm_backend_ops *ops = p->desc->ops;
+        const struct plugvm_backend_ops *ops = &p->ops.backend;
         if (ops->probe(why, sizeof(why), note, sizeof(note))) {
             printf("%s: cannot run VMs here: %s\n", p->desc->name, why);
         } else {

@@ -51,13 +51,28 @@ static int valid_name(const char *name)
     return 1;
 }
 
-/* The members without which the core cannot use a plugin of each kind. */
-static const char *missing_op(const struct plugvm_plugin *d)
+/* The plugin's ops table into the core's copy (loader.h): the size it
+ * declares says how much of it exists; a short table's missing members
+ * stay NULL. Returns what the plugin declared. */
+static uint32_t copy_ops(const struct plugvm_plugin *d, struct loaded_plugin *p)
 {
-    if (d->kind == PLUGVM_KIND_BACKEND) {
-        const struct plugvm_backend_ops *o = d->ops;
-        if (o->size < offsetof(struct plugvm_backend_ops, irq_line) + sizeof(o->irq_line))
-            return "size (table too small)";
+    uint32_t declared = *(const uint32_t *)d->ops; /* every table starts with its size */
+    size_t core = d->kind == PLUGVM_KIND_BACKEND ? sizeof(p->ops.backend) : sizeof(p->ops.device);
+    memset(&p->ops, 0, sizeof(p->ops));
+    memcpy(&p->ops, d->ops, declared < core ? declared : core);
+    if (d->kind == PLUGVM_KIND_BACKEND)
+        p->ops.backend.size = (uint32_t)(declared < core ? declared : core);
+    else
+        p->ops.device.size = (uint32_t)(declared < core ? declared : core);
+    return declared;
+}
+
+/* The members without which the core cannot use a plugin of each kind,
+ * looked for in the copy: one past the plugin's `size` is missing. */
+static const char *missing_op(const struct loaded_plugin *p)
+{
+    if (p->desc->kind == PLUGVM_KIND_BACKEND) {
+        const struct plugvm_backend_ops *o = &p->ops.backend;
 #define NEED(m)                                                                                    \
     if (!o->m)                                                                                     \
         return #m;
@@ -65,9 +80,7 @@ static const char *missing_op(const struct plugvm_plugin *d)
         NEED(vcpu_destroy) NEED(vcpu_set_regs) NEED(vcpu_set_waiting) NEED(vcpu_run)
         NEED(vcpu_kick) NEED(vcpu_dump) NEED(irq_line)
     } else {
-        const struct plugvm_device_ops *o = d->ops;
-        if (o->size < offsetof(struct plugvm_device_ops, notify) + sizeof(o->notify))
-            return "size (table too small)";
+        const struct plugvm_device_ops *o = &p->ops.device;
         NEED(create) NEED(destroy) NEED(activate) NEED(reset) NEED(notify)
 #undef NEED
     }
@@ -81,10 +94,10 @@ static int check_descriptor(const struct plugin_set *set, const char *path,
         return refuse(err, errlen, path, "built for plugin ABI %u.%u; this plugvm has ABI %d.%d "
                       "(major versions differ: rebuild the plugin)",
                       d->abi_major, d->abi_minor, PLUGVM_ABI_MAJOR, PLUGVM_ABI_MINOR);
-    if (d->abi_minor > PLUGVM_ABI_MINOR)
-        return refuse(err, errlen, path, "built for plugin ABI %u.%u, newer than this plugvm's "
-                      "%d.%d: upgrade plugvm",
-                      d->abi_major, d->abi_minor, PLUGVM_ABI_MAJOR, PLUGVM_ABI_MINOR);
+    /* A newer minor loads (docs/PLUGINS.md, "ABI versions"): what it
+     * appended to its tables is not seen (copy_ops), and what it wants of
+     * the core beyond this minor it must test with PLUGVM_HAS and do
+     * without, or refuse in create with a message. */
     if (d->kind != PLUGVM_KIND_BACKEND && d->kind != PLUGVM_KIND_DEVICE)
         return refuse(err, errlen, path, "unknown plugin kind %u (expected %d for backend or %d "
                       "for device)", d->kind, PLUGVM_KIND_BACKEND, PLUGVM_KIND_DEVICE);
@@ -92,10 +105,6 @@ static int check_descriptor(const struct plugin_set *set, const char *path,
         return refuse(err, errlen, path, "invalid plugin name: expected 1 to 31 of [a-z0-9_-]");
     if (!d->ops)
         return refuse(err, errlen, path, "plugin '%s' has no ops table", d->name);
-    const char *m = missing_op(d);
-    if (m)
-        return refuse(err, errlen, path, "%s plugin '%s' lacks the mandatory op '%s'",
-                      loader_kind_name(d->kind), d->name, m);
     for (size_t i = 0; i < set->n; i++)
         if (strcmp(set->items[i].desc->name, d->name) == 0)
             return refuse(err, errlen, path, "duplicate plugin name '%s': already loaded from %s",
@@ -129,10 +138,22 @@ const struct loaded_plugin *loader_load_path(struct plugin_set *set, const char 
         dlclose(dl);
         return NULL;
     }
-    struct loaded_plugin *p = &set->items[set->n++];
+    struct loaded_plugin *p = &set->items[set->n];
+    p->desc = d;
+    uint32_t declared = copy_ops(d, p);
+    const char *m = missing_op(p);
+    if (m) {
+        refuse(err, errlen, path, "%s plugin '%s' lacks the mandatory op '%s'%s",
+               loader_kind_name(d->kind), d->name, m,
+               declared < (d->kind == PLUGVM_KIND_BACKEND ? sizeof(p->ops.backend)
+                                                          : sizeof(p->ops.device))
+                   ? " (not within the table's size)" : "");
+        dlclose(dl);
+        return NULL;
+    }
+    set->n++;
     p->path = strdup(path);
     p->dl = dl;
-    p->desc = d;
     return p;
 }
 

@@ -9,12 +9,23 @@
 
 #include <stddef.h>
 
+#include <plugvm/backend.h>
+#include <plugvm/device.h>
 #include <plugvm/plugin.h>
 
 struct loaded_plugin {
     char *path; /* as opened */
     void *dl;   /* dlopen handle */
     const struct plugvm_plugin *desc;
+    /* The plugin's ops table as the core uses it: its first `size` bytes
+     * (at most the core's own table), the rest zero. A member past the
+     * plugin's `size` is NULL, absent, whatever follows its table in the
+     * plugin's memory; members a newer minor appended are not seen. The
+     * core calls through this copy only, never through desc->ops. */
+    union {
+        struct plugvm_backend_ops backend;
+        struct plugvm_device_ops device;
+    } ops;
 };
 
 #define LOADER_MAX_PLUGINS 64
@@ -26,7 +37,7 @@ struct plugin_set {
 
 /* Loads the object at `path` into `set`. Returns the entry, or NULL with
  * "PATH: why" in err: dlopen failure, no `plugvm_plugin` symbol, ABI major
- * mismatch, newer minor, unknown kind, bad name, missing mandatory ops, or a
+ * mismatch, unknown kind, bad name, missing mandatory ops, or a
  * name already in the set. A refused object is closed again. */
 const struct loaded_plugin *loader_load_path(struct plugin_set *set, const char *path, char *err,
                                              size_t errlen);

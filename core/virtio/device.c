@@ -209,7 +209,7 @@ int device_create(struct vm_device *d, const struct device_env *env,
         d->doorbell[i] = -1;
     d->env = env;
     d->plugin = plugin;
-    d->ops = plugin->desc->ops;
+    d->ops = &plugin->ops.device;
     struct acpi_virtio_mmio w = device_window(index);
     d->base = w.base;
     d->gsi = w.gsi;

@@ -250,7 +250,7 @@ static int check_devices(const struct vm_config *cfg, struct plugin_set *plugins
             pv_err("%s: %s: %s", settings_where(cfg->path, d->group, at, sizeof(at)), d->where, err);
             return -1;
         }
-        const struct plugvm_device_ops *ops = p->desc->ops;
+        const struct plugvm_device_ops *ops = &p->ops.device;
         if (settings_check(cfg->path, d->group, d->where, ops->settings, handled_by_core, err,
                            sizeof(err))) {
             pv_err("%s", err);
@@ -502,7 +502,7 @@ int vm_run(const struct vm_config *cfg, struct plugin_set *plugins, const struct
         return 1;
     }
     vm->cfg = cfg;
-    vm->be = backend->desc->ops;
+    vm->be = &backend->ops.backend;
     snprintf(vm->log_prefix, sizeof(vm->log_prefix), "%s: ", backend->desc->name);
     vm->backend_name = backend->desc->name;
     vm->main_thread = pthread_self();

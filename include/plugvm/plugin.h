@@ -6,17 +6,20 @@
  * `struct plugvm_plugin` named `plugvm_plugin`. The core dlopen()s the object,
  * reads the descriptor and refuses it, before calling into it, when:
  *   - abi_major differs from PLUGVM_ABI_MAJOR (layouts changed);
- *   - abi_minor is newer than the core's PLUGVM_ABI_MINOR (the plugin may use
- *     services this core does not have);
  *   - kind is not one of enum plugvm_plugin_kind;
+ *   - a mandatory op is NULL or past the table's `size`;
  *   - name is already taken by a plugin loaded earlier.
+ * Any abi_minor loads: the core reads an ops table only up to its `size`
+ * (members past it are absent), and a plugin built with a newer minor
+ * checks every service that minor added with PLUGVM_HAS before using it.
  * The model is PostgreSQL's PG_MODULE_MAGIC and LV2's descriptor: the check
  * happens on plain data before any plugin code runs.
  *
  * Compatibility rule (from plugvm's first release; during 0.x, before any
  * release, the layouts may still change under ABI 1.0): within one major
- * version, tables only grow at their end, and every ops/services table starts with its own size in bytes so
- * either side can tell whether a member exists (see PLUGVM_HAS()).
+ * version, tables only grow at their end, and every ops/services table
+ * starts with its own size in bytes so either side can tell whether a
+ * member exists (see PLUGVM_HAS()).
  */
 #ifndef PLUGVM_PLUGIN_H
 #define PLUGVM_PLUGIN_H

@@ -4,6 +4,7 @@
  * build compiles this file several times with a different TEST_VARIANT.
  */
 #include <stddef.h>
+#include <stdlib.h>
 
 #include <plugvm/device.h>
 #include <plugvm/plugin.h>
@@ -16,6 +17,8 @@
 #define NO_SYMBOL 6
 #define MISSING_OP 7
 #define BAD_NAME 8
+#define SHORT_TABLE 9  /* size covers create..notify; config_read.. follow anyway */
+#define SHORT_NOTIFY 10 /* size stops before notify, which follows anyway */
 
 static int create(const struct plugvm_host *host, const struct plugvm_settings *s,
                   struct plugvm_device_info *info, void **instance)
@@ -37,8 +40,31 @@ static const struct plugvm_setting_spec settings[] = {
     {NULL, 0, 0, 0, 0, NULL},
 };
 
-static const struct plugvm_device_ops ops = {
+/* Set past a short table's size: the core must never call them. */
+__attribute__((unused)) static void poison_read(void *i, uint32_t o, void *d, uint32_t l)
+{
+    (void)i, (void)o, (void)d, (void)l;
+    abort();
+}
+__attribute__((unused)) static int poison_int(void *i) { (void)i; abort(); }
+
+/* NEWER_MINOR: a table as a later minor would have it, members appended
+ * that this core does not know. */
+static const struct {
+    struct plugvm_device_ops ops;
+    void (*future[4])(void);
+} table = {.ops = {
+#if TEST_VARIANT == SHORT_TABLE
+    .size = offsetof(struct plugvm_device_ops, config_read),
+    .config_read = poison_read,
+    .quiesce = poison_int,
+#elif TEST_VARIANT == SHORT_NOTIFY
+    .size = offsetof(struct plugvm_device_ops, notify),
+#elif TEST_VARIANT == NEWER_MINOR
+    .size = sizeof(table),
+#else
     .size = sizeof(struct plugvm_device_ops),
+#endif
     .settings = settings,
     .create = create,
     .destroy = destroy,
@@ -47,7 +73,11 @@ static const struct plugvm_device_ops ops = {
 #endif
     .reset = reset,
     .notify = notify,
-};
+#if TEST_VARIANT == NEWER_MINOR
+}, .future = {(void (*)(void))abort}};
+#else
+}};
+#endif
 
 #if TEST_VARIANT != NO_SYMBOL
 PLUGVM_EXPORT const struct plugvm_plugin plugvm_plugin = {
@@ -72,9 +102,9 @@ PLUGVM_EXPORT const struct plugvm_plugin plugvm_plugin = {
 #endif
     .version = "1.0",
     .description = "loader test plugin",
-    .ops = &ops,
+    .ops = &table.ops,
 };
 #else
 /* Exports its ops, just not the descriptor. */
-PLUGVM_EXPORT const void *not_a_plugin = &ops;
+PLUGVM_EXPORT const void *not_a_plugin = &table.ops;
 #endif

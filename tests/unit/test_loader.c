@@ -44,10 +44,46 @@ static void refuses_major(void **state)
     refused(P("bad_major"), "major versions differ");
 }
 
-static void refuses_newer_minor(void **state)
+/* A newer minor loads; the members it appended are not seen. */
+static void loads_newer_minor(void **state)
 {
     (void)state;
-    refused(P("newer_minor"), "newer than this plugvm");
+    struct plugin_set set = {0};
+    char err[1024] = "";
+    const struct loaded_plugin *p = loader_load_path(&set, P("newer_minor"), err, sizeof(err));
+    if (!p)
+        fail_msg("refused: %s", err);
+    assert_int_equal(p->desc->abi_minor, PLUGVM_ABI_MINOR + 1);
+    assert_int_equal(p->ops.device.size, sizeof(struct plugvm_device_ops));
+    assert_non_null(p->ops.device.notify);
+    loader_unload_all(&set);
+}
+
+/* Members past a plugin's `size` are absent, whatever its memory holds
+ * there (the core used to call through them). */
+static void short_table_members_absent(void **state)
+{
+    (void)state;
+    struct plugin_set set = {0};
+    char err[1024] = "";
+    const struct loaded_plugin *p = loader_load_path(&set, P("short_table"), err, sizeof(err));
+    if (!p)
+        fail_msg("refused: %s", err);
+    const struct plugvm_device_ops *o = &p->ops.device;
+    assert_int_equal(o->size, offsetof(struct plugvm_device_ops, config_read));
+    assert_non_null(o->notify);
+    assert_null(o->config_read); /* the plugin's memory holds poison_read here */
+    assert_null(o->quiesce);
+    assert_false(PLUGVM_HAS(o, struct plugvm_device_ops, config_read));
+    const struct plugvm_device_ops *raw = p->desc->ops;
+    assert_non_null(raw->config_read); /* so the test proves something */
+    loader_unload_all(&set);
+}
+
+static void refuses_short_notify(void **state)
+{
+    (void)state;
+    refused(P("short_notify"), "lacks the mandatory op 'notify' (not within the table's size)");
 }
 
 static void refuses_kind(void **state)
@@ -145,11 +181,11 @@ static void scan_lists_every_object(void **state)
     loader_scan(&set, count, &c);
     unsetenv("PLUGVM_PLUGIN_PATH");
     /* From the test folder: bad_kind bad_major bad_name dup_name good
-     * missing_op newer_minor no_symbol, in name order, so dup_name loads
-     * ("testdev") and good is the duplicate. Plus the build tree's kvm
-     * and blk. */
+     * missing_op newer_minor no_symbol short_notify short_table, in name
+     * order, so dup_name loads ("testdev") and good, newer_minor and
+     * short_table are duplicates. Plus the build tree's kvm and blk. */
     assert_int_equal(c.loaded, 3);
-    assert_int_equal(c.refused, 7);
+    assert_int_equal(c.refused, 9);
     loader_unload_all(&set);
 }
 
@@ -157,7 +193,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(loads_good),           cmocka_unit_test(refuses_major),
-        cmocka_unit_test(refuses_newer_minor),  cmocka_unit_test(refuses_kind),
+        cmocka_unit_test(loads_newer_minor),    cmocka_unit_test(short_table_members_absent),
+        cmocka_unit_test(refuses_short_notify),  cmocka_unit_test(refuses_kind),
         cmocka_unit_test(refuses_no_symbol),    cmocka_unit_test(refuses_missing_op),
         cmocka_unit_test(refuses_bad_name),     cmocka_unit_test(refuses_missing_file),
         cmocka_unit_test(refuses_duplicate),    cmocka_unit_test(get_by_path_checks_kind),
