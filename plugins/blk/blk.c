@@ -33,9 +33,9 @@
 /* Workers per queue: requests served at once on one queue. */
 #define MAX_WORKERS 8
 #define DEFAULT_WORKERS 4
-/* Linux wants seg_max <= queue size - 2 (header and status). */
-#define SEG_MAX (QUEUE_SIZE - 2)
-#define SIZE_MAX_BYTES (1u << 20)
+/* Linux wants seg_max <= queue size - 2 (header and status), and each
+ * worker's iovec array (QUEUE_SIZE long) must hold every segment. */
+_Static_assert(BLK_SEG_MAX <= QUEUE_SIZE - 2, "seg_max fits the queue");
 /* Host I/O errors logged one by one before they are only counted. */
 #define ERRORS_LOGGED 16
 
@@ -188,8 +188,8 @@ static void fill_config(struct blk *b)
     struct virtio_blk_config *c = &b->config;
     memset(c, 0, sizeof(*c));
     c->capacity = b->disk.capacity;
-    c->size_max = SIZE_MAX_BYTES;
-    c->seg_max = SEG_MAX;
+    c->size_max = BLK_SIZE_MAX; /* both enforced by request.c */
+    c->seg_max = BLK_SEG_MAX;
     /* Linux takes blk_size as the logical block size, so requests come
      * aligned the way O_DIRECT wants them. */
     c->blk_size = b->disk.dio_align > VIRTIO_BLK_SECTOR_SIZE ? b->disk.dio_align
