@@ -33,9 +33,9 @@
 /* Workers per queue: requests served at once on one queue. */
 #define MAX_WORKERS 8
 #define DEFAULT_WORKERS 4
-/* Linux wants seg_max <= queue size - 2 (header and status). */
-#define SEG_MAX (QUEUE_SIZE - 2)
-#define SIZE_MAX_BYTES (1u << 20)
+/* Linux wants seg_max <= queue size - 2 (header and status), and each
+ * worker's iovec array (QUEUE_SIZE long) must hold every segment. */
+_Static_assert(BLK_SEG_MAX <= QUEUE_SIZE - 2, "seg_max fits the queue");
 /* Host I/O errors logged one by one before they are only counted. */
 #define ERRORS_LOGGED 16
 
@@ -69,9 +69,10 @@ struct blk {
     uint32_t workers; /* per queue */
     struct blk_req_ctx ctx; /* set by activate, read by workers */
     uint64_t features;      /* negotiated, while active */
-    pthread_mutex_t lock;   /* kicked, busy, stopping, paused */
+    pthread_mutex_t lock;   /* kicked, busy; stopping and paused change under it */
     pthread_cond_t idle;    /* a worker stopped being busy */
-    bool stopping;
+    /* Atomic as well: serve() reads both between chains without the lock. */
+    atomic_bool stopping;
     atomic_bool paused;
     bool active;
     atomic_uint errors;
@@ -108,15 +109,20 @@ static void wake_sibling(struct blk_queue *q)
     pthread_mutex_unlock(&b->lock);
 }
 
-/* Drains the queue until it is empty or the device is paused: a pause
- * takes effect between requests, never inside one. */
+/* Drains the queue until it is empty, the device is paused or it is
+ * stopping: both take effect between requests, never inside one (a chain
+ * popped is always pushed). Stopping is checked too because the queue
+ * need never be empty: a guest whose other vCPU keeps refilling the avail
+ * ring would otherwise keep this loop, and with it the join in reset (on
+ * a vCPU thread, under the transport lock), from ever ending. After a
+ * reset the rings are gone, so chains left unpopped are not lost. */
 static void serve(struct blk_worker *w)
 {
     struct blk_queue *q = w->q;
     struct blk *b = q->b;
     const struct plugvm_host *h = b->host;
     struct plugvm_chain c;
-    while (!atomic_load(&b->paused)) {
+    while (!atomic_load(&b->paused) && !atomic_load(&b->stopping)) {
         int rc = h->vq_pop(h, q->index, &c);
         if (rc != 1)
             return; /* empty, or the guest broke the ring (the core resets it) */
@@ -129,7 +135,7 @@ static void serve(struct blk_worker *w)
         h->notify_used(h, q->index);
     }
     pthread_mutex_lock(&b->lock);
-    q->kicked = true; /* look again after resume */
+    q->kicked = true; /* look again after resume (a stop clears it) */
     pthread_mutex_unlock(&b->lock);
 }
 
@@ -182,8 +188,8 @@ static void fill_config(struct blk *b)
     struct virtio_blk_config *c = &b->config;
     memset(c, 0, sizeof(*c));
     c->capacity = b->disk.capacity;
-    c->size_max = SIZE_MAX_BYTES;
-    c->seg_max = SEG_MAX;
+    c->size_max = BLK_SIZE_MAX; /* both enforced by request.c */
+    c->seg_max = BLK_SEG_MAX;
     /* Linux takes blk_size as the logical block size, so requests come
      * aligned the way O_DIRECT wants them. */
     c->blk_size = b->disk.dio_align > VIRTIO_BLK_SECTOR_SIZE ? b->disk.dio_align
@@ -291,7 +297,7 @@ static int blk_create(const struct plugvm_host *host, const struct plugvm_settin
 static void stop_workers(struct blk *b)
 {
     pthread_mutex_lock(&b->lock);
-    b->stopping = true;
+    atomic_store(&b->stopping, true);
     for (uint32_t i = 0; i < b->num_queues; i++)
         pthread_cond_broadcast(&b->q[i].wake);
     pthread_mutex_unlock(&b->lock);
@@ -303,7 +309,7 @@ static void stop_workers(struct blk *b)
         }
         b->q[i].kicked = false;
     }
-    b->stopping = false;
+    atomic_store(&b->stopping, false);
 }
 
 static int blk_activate(void *instance, uint64_t features)

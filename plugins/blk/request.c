@@ -103,12 +103,38 @@ static int span_iovec(const struct span *s, struct iovec *out, uint32_t cap, uin
     return cnt;
 }
 
-/* Moves len bytes between the file at `off` and iov, resuming after short
- * transfers. 0, or a negative errno (-EIO for end of file: the image
- * shrank under the VM). */
-static int vec_io(int fd, bool write, int wflags, struct iovec *iov, int cnt, uint64_t off,
-                  uint64_t len)
+/* Adds the span's data segments (its non-empty buffers, or the parts of
+ * them it covers) to *segs; false when one is longer than BLK_SIZE_MAX or
+ * *segs passes BLK_SEG_MAX. The driver must keep to the size_max and
+ * seg_max it was offered (§5.2.6.1 via §5.2.4), and Linux does; a chain
+ * that does not is a hostile driver's, which would otherwise have one
+ * request move up to 4 GiB each way in one preadv/pwritev. */
+static bool span_within_limits(const struct span *s, uint32_t *segs)
 {
+    uint64_t pos = s->skip, left = s->len;
+    for (unsigned i = 0; i < s->n && left; i++) {
+        uint64_t l = s->iov[i].len;
+        if (pos >= l) {
+            pos -= l;
+            continue;
+        }
+        uint64_t take = l - pos < left ? l - pos : left;
+        if (take > BLK_SIZE_MAX || ++*segs > BLK_SEG_MAX)
+            return false;
+        left -= take;
+        pos = 0;
+    }
+    return true;
+}
+
+/* Moves len bytes between the file at `off` and iov, resuming after short
+ * transfers; *moved gets the bytes moved, also on failure (a read that
+ * ends early has still written them into the guest). 0, or a negative
+ * errno (-EIO for end of file: the image shrank under the VM). */
+static int vec_io(int fd, bool write, int wflags, struct iovec *iov, int cnt, uint64_t off,
+                  uint64_t len, uint64_t *moved)
+{
+    *moved = 0;
     while (len) {
         int batch = cnt < IOV_MAX ? cnt : IOV_MAX;
         ssize_t n = write ? pwritev2(fd, iov, batch, (off_t)off, wflags)
@@ -122,6 +148,7 @@ static int vec_io(int fd, bool write, int wflags, struct iovec *iov, int cnt, ui
             return -EIO;
         off += (uint64_t)n;
         len -= (uint64_t)n;
+        *moved += (uint64_t)n;
         while (n > 0 && cnt > 0) {
             if ((size_t)n >= iov->iov_len) {
                 n -= (ssize_t)iov->iov_len;
@@ -169,10 +196,13 @@ static bool in_range(const struct blk_disk *d, uint64_t sector, uint64_t bytes, 
 }
 
 /* IN and OUT: data straight between guest memory and the file, through
- * the bounce buffer only when O_DIRECT cannot take the guest's buffers. */
+ * the bounce buffer only when O_DIRECT cannot take the guest's buffers.
+ * *to_guest gets the bytes written into guest memory (a read's, whole or
+ * up to where it failed; 0 for a write). */
 static uint8_t rw(const struct blk_req_ctx *ctx, struct blk_io *io, bool write,
-                  const struct span *data, uint64_t sector)
+                  const struct span *data, uint64_t sector, uint64_t *to_guest)
 {
+    *to_guest = 0;
     const struct blk_disk *d = ctx->disk;
     const char *op = write ? "write" : "read";
     uint64_t off;
@@ -189,8 +219,11 @@ static uint8_t rw(const struct blk_req_ctx *ctx, struct blk_io *io, bool write,
     if (cnt < 0)
         return VIRTIO_BLK_S_IOERR;
     int rc;
+    uint64_t moved;
     if (!d->direct || aligned) {
-        rc = vec_io(d->fd, write, wflags, io->iov, cnt, off, data->len);
+        rc = vec_io(d->fd, write, wflags, io->iov, cnt, off, data->len, &moved);
+        if (!write)
+            *to_guest = moved;
     } else {
         uint8_t *b = bounce(io);
         if (!b)
@@ -202,9 +235,9 @@ static uint8_t rw(const struct blk_req_ctx *ctx, struct blk_io *io, bool write,
             struct iovec one = {b, chunk};
             if (write)
                 span_copy(data, done, b, chunk, false);
-            rc = vec_io(d->fd, write, wflags, &one, 1, off + done, chunk);
+            rc = vec_io(d->fd, write, wflags, &one, 1, off + done, chunk, &moved);
             if (!rc && !write)
-                span_copy(data, done, b, chunk, true);
+                *to_guest += span_copy(data, done, b, chunk, true);
         }
     }
     return rc ? host_failed(ctx, op, off, -rc) : VIRTIO_BLK_S_OK;
@@ -217,11 +250,12 @@ static uint8_t flush(const struct blk_req_ctx *ctx)
     return sync_data(ctx->disk) ? VIRTIO_BLK_S_OK : host_failed(ctx, "flush", 0, errno);
 }
 
-static uint8_t get_id(const struct blk_req_ctx *ctx, const struct span *data)
+/* The serial, 20 bytes whatever the buffer's length; *to_guest gets them. */
+static uint8_t get_id(const struct blk_req_ctx *ctx, const struct span *data, uint64_t *to_guest)
 {
     if (data->len < VIRTIO_BLK_ID_BYTES)
         return VIRTIO_BLK_S_IOERR;
-    span_copy(data, 0, (void *)ctx->disk->serial, VIRTIO_BLK_ID_BYTES, true);
+    *to_guest = span_copy(data, 0, (void *)ctx->disk->serial, VIRTIO_BLK_ID_BYTES, true);
     return VIRTIO_BLK_S_OK;
 }
 
@@ -237,7 +271,8 @@ static int write_zeros(const struct blk_req_ctx *ctx, struct blk_io *io, uint64_
     for (uint64_t done = 0; done < len; done += BLK_BOUNCE_BYTES) {
         size_t chunk = len - done < BLK_BOUNCE_BYTES ? (size_t)(len - done) : BLK_BOUNCE_BYTES;
         struct iovec one = {b, chunk};
-        int rc = vec_io(ctx->disk->fd, true, 0, &one, 1, off + done, chunk);
+        uint64_t moved;
+        int rc = vec_io(ctx->disk->fd, true, 0, &one, 1, off + done, chunk, &moved);
         if (rc)
             return rc;
     }
@@ -353,6 +388,8 @@ uint32_t blk_request_serve(const struct blk_req_ctx *ctx, struct blk_io *io,
         ordered &= c->iov[i].writable;
 
     uint8_t status = VIRTIO_BLK_S_IOERR;
+    uint64_t data_out = 0; /* bytes written into the data buffers */
+    uint32_t segs = 0;
     struct virtio_blk_outhdr h;
     struct span rd = {c->iov, nr, 0, c->readable_bytes};
     struct span wr = {c->iov + nr, c->niov - nr, 0, c->writable_bytes - 1u};
@@ -360,19 +397,28 @@ uint32_t blk_request_serve(const struct blk_req_ctx *ctx, struct blk_io *io,
         span_copy(&rd, 0, &h, sizeof(h), false); /* one fetch of the header */
         rd.skip = sizeof(h);
         rd.len = c->readable_bytes - sizeof(h);
+    }
+    /* Whatever the type: the limits bound the data the switch below may
+     * move or look at. The total follows from the two; it is checked on
+     * its own too, so that it stays a bound if segments are ever counted
+     * otherwise (the iovec array and the I/O size rely on it). */
+    bool within = span_within_limits(&rd, &segs) && span_within_limits(&wr, &segs) &&
+                  rd.len + wr.len <= BLK_MAX_REQUEST_BYTES;
+    if (ordered && c->readable_bytes >= sizeof(h) && within) {
         const struct blk_disk *d = ctx->disk;
         switch (h.type) {
         case VIRTIO_BLK_T_IN:
-            status = rd.len ? VIRTIO_BLK_S_IOERR : rw(ctx, io, false, &wr, h.sector);
+            status = rd.len ? VIRTIO_BLK_S_IOERR : rw(ctx, io, false, &wr, h.sector, &data_out);
             break;
         case VIRTIO_BLK_T_OUT:
-            status = wr.len || d->read_only ? VIRTIO_BLK_S_IOERR : rw(ctx, io, true, &rd, h.sector);
+            status = wr.len || d->read_only ? VIRTIO_BLK_S_IOERR
+                                            : rw(ctx, io, true, &rd, h.sector, &data_out);
             break;
         case VIRTIO_BLK_T_FLUSH:
             status = flush(ctx);
             break;
         case VIRTIO_BLK_T_GET_ID:
-            status = rd.len ? VIRTIO_BLK_S_IOERR : get_id(ctx, &wr);
+            status = rd.len ? VIRTIO_BLK_S_IOERR : get_id(ctx, &wr, &data_out);
             break;
         case VIRTIO_BLK_T_DISCARD:
         case VIRTIO_BLK_T_WRITE_ZEROES: {
@@ -390,5 +436,8 @@ uint32_t blk_request_serve(const struct blk_req_ctx *ctx, struct blk_io *io,
     *st = status;
     if (status_out)
         *status_out = status;
-    return c->writable_bytes;
+    /* §2.7.8.2: the used length is what the device wrote, not the
+     * writable length: a driver may trust that many bytes. data_out is
+     * at most wr.len, so this is at most writable_bytes. */
+    return (uint32_t)data_out + 1u;
 }

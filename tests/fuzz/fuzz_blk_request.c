@@ -5,7 +5,8 @@
  * each buffer of the chain is a length byte and a direction bit followed
  * by its contents. The image is a 64-sector file in /dev/shm; whatever the
  * request, the status must be a valid one, the used length no more than
- * the chain's writable bytes, and no access may leave the buffers. */
+ * the chain's writable bytes (and only the status byte for UNSUPP), and no
+ * access may leave the buffers. */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -103,6 +104,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (used > c.writable_bytes)
         abort();
     if (used ? status > VIRTIO_BLK_S_UNSUPP : status != 0xff)
+        abort();
+    if (status == VIRTIO_BLK_S_UNSUPP && used != 1)
         abort();
     for (uint16_t i = 0; i < c.niov; i++)
         free(iov[i].addr);

@@ -3,7 +3,8 @@
  * fake host: settings refused at create with the file named, image
  * locking, features and config space, requests served on per-queue
  * workers (each completed exactly once), quiesce/resume at request
- * boundaries, and the snapshot record. */
+ * boundaries, a reset while the guest keeps the avail ring full, and the
+ * snapshot record. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +22,7 @@
 #include <plugvm/device.h>
 #include <plugvm/plugin.h>
 
+#include "busy_guest.h"
 #include "fake_host.h"
 #include "record/record.h"
 #include "virtio_blk.h"
@@ -305,6 +307,41 @@ static void quiesce_resume(void **state)
     done(&d);
 }
 
+/* The guest's second vCPU keeps the avail ring full (GET_ID requests, put
+ * back as soon as they complete) while the first resets the device: the
+ * reset, which the core calls under the transport lock, returns between
+ * chains, not when the guest stops refilling (it never need: the join in
+ * reset hung, and the event loop and control socket behind that lock).
+ * Every chain popped is pushed once. */
+static void reset_while_refilled(void **state)
+{
+    (void)state;
+    struct dev d;
+    init(&d, image("busy.img", 1 << 20));
+    struct busy_guest g;
+    struct virtio_blk_outhdr h = {.type = VIRTIO_BLK_T_GET_ID};
+    const struct busy_buf layout[] = {{0, sizeof(h), false}, {16, 20, true}, {36, 1, true}};
+    busy_guest_init(&g, &d.fh, 0, layout, 3, &h, sizeof(h));
+    assert_int_equal(OPS->create(&g.host, &d.s.handle, &d.info, &d.inst), 0);
+    busy_guest_start(&g);
+    assert_int_equal(OPS->activate(d.inst, 0), 0);
+    assert_true(busy_guest_wait_pushed(&g, 2000, 10000)); /* refilled, served, refilled... */
+    if (!busy_guest_reset_within(&g, OPS->reset, d.inst, 2000))
+        fail_msg("reset did not return within 2 s while the guest refilled the avail ring "
+                 "(it returned once the guest stopped)");
+    busy_guest_stop(&g);
+    assert_true(g.popped == g.pushed);
+    assert_false(g.bad_push);
+    /* Activated again, it serves the ring again. */
+    uint64_t before = g.pushed;
+    busy_guest_start(&g);
+    assert_int_equal(OPS->activate(d.inst, 0), 0);
+    assert_true(busy_guest_wait_pushed(&g, before + 100, 10000));
+    assert_true(busy_guest_reset_within(&g, OPS->reset, d.inst, 2000));
+    busy_guest_fini(&g);
+    done(&d);
+}
+
 /* The descriptor the plugin holds for `path`, found through /proc. */
 static int fd_of(const char *path)
 {
@@ -439,6 +476,7 @@ int main(void)
         cmocka_unit_test(features_and_config),
         cmocka_unit_test(queues_and_workers),
         cmocka_unit_test(quiesce_resume),
+        cmocka_unit_test(reset_while_refilled),
         cmocka_unit_test(host_enospc),
         cmocka_unit_test(serial_default),
         cmocka_unit_test(snapshot_record),

@@ -47,7 +47,11 @@ static uint8_t initial(uint64_t off)
     return (uint8_t)(off * 7 + (off >> 9));
 }
 
-static int open_fx(struct fx *fx, bool read_only, bool direct)
+/* Sectors of the big fixture: room for requests at the segment limits,
+ * all past the first SECTORS a hole. */
+#define BIG_SECTORS (8u << 11) /* 8 MiB */
+
+static int open_fx(struct fx *fx, bool read_only, bool direct, bool big)
 {
     memset(fx, 0, sizeof(*fx));
     snprintf(fx->path, sizeof(fx->path), "/tmp/plugvm-blk-XXXXXX");
@@ -58,6 +62,8 @@ static int open_fx(struct fx *fx, bool read_only, bool direct)
     for (unsigned i = 0; i < DISK_BYTES; i++)
         buf[i] = initial(i);
     if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+        return -1;
+    if (big && ftruncate(fd, (off_t)BIG_SECTORS * 512))
         return -1;
     close(fd);
     char err[256];
@@ -74,21 +80,28 @@ static int setup_rw(void **state)
 {
     struct fx *fx = malloc(sizeof(*fx));
     *state = fx;
-    return open_fx(fx, false, false);
+    return open_fx(fx, false, false, false);
 }
 
 static int setup_ro(void **state)
 {
     struct fx *fx = malloc(sizeof(*fx));
     *state = fx;
-    return open_fx(fx, true, false);
+    return open_fx(fx, true, false, false);
 }
 
 static int setup_direct(void **state)
 {
     struct fx *fx = malloc(sizeof(*fx));
     *state = fx;
-    return open_fx(fx, false, true);
+    return open_fx(fx, false, true, false);
+}
+
+static int setup_big(void **state)
+{
+    struct fx *fx = malloc(sizeof(*fx));
+    *state = fx;
+    return open_fx(fx, false, false, true);
 }
 
 static int teardown(void **state)
@@ -455,6 +468,186 @@ static void direct_io(void **state)
     free(mem);
 }
 
+/* Serves header + `n` data buffers of `seg` bytes each at mem (writable
+ * for IN) + a status byte. */
+static uint8_t segmented(struct fx *fx, uint32_t type, uint64_t sector, uint8_t *mem,
+                         unsigned n, uint32_t seg, uint32_t *used)
+{
+    struct virtio_blk_outhdr h = {.type = type, .sector = sector};
+    uint8_t status = 0xee;
+    struct plugvm_iov *iov = calloc(n + 2, sizeof(*iov));
+    assert_non_null(iov);
+    iov[0] = (struct plugvm_iov){&h, sizeof(h), false};
+    for (unsigned i = 0; i < n; i++)
+        iov[1 + i] = (struct plugvm_iov){mem + (size_t)i * seg, seg, type == VIRTIO_BLK_T_IN};
+    iov[n + 1] = (struct plugvm_iov){&status, 1, true};
+    struct plugvm_chain c;
+    fake_chain(&c, iov, n + 2, 0);
+    *used = blk_request_serve(&fx->ctx, &fx->io, &c, NULL);
+    free(iov);
+    return status;
+}
+
+/* size_max (§5.2.4): a data buffer longer than the config space offers is
+ * IOERR, touching nothing: without the check one buffer could carry 4 GiB
+ * into a single preadv/pwritev. At the limit, and the same bytes split,
+ * it is served. */
+static void oversize_segment(void **state)
+{
+    struct fx *fx = *state;
+    size_t len = BLK_SIZE_MAX + 512;
+    uint8_t *mem = malloc(len);
+    assert_non_null(mem);
+    memset(mem, 0x3c, len);
+    uint32_t used;
+    assert_int_equal(segmented(fx, VIRTIO_BLK_T_OUT, 0, mem, 1, (uint32_t)len, &used),
+                     VIRTIO_BLK_S_IOERR);
+    assert_true(file_untouched(fx));
+    assert_int_equal(segmented(fx, VIRTIO_BLK_T_IN, 0, mem, 1, (uint32_t)len, &used),
+                     VIRTIO_BLK_S_IOERR);
+    assert_int_equal(used, 1);
+    assert_int_equal(mem[0], 0x3c); /* nothing read into it */
+    assert_int_equal(segmented(fx, VIRTIO_BLK_T_IN, 0, mem, 1, BLK_SIZE_MAX, &used),
+                     VIRTIO_BLK_S_OK);
+    assert_int_equal(used, BLK_SIZE_MAX + 1);
+    assert_int_equal(mem[1], initial(1));
+    assert_int_equal(segmented(fx, VIRTIO_BLK_T_IN, 0, mem, 2, (uint32_t)len / 2, &used),
+                     VIRTIO_BLK_S_OK);
+    assert_int_equal(used, len + 1);
+    /* The header's buffer may carry data too (§2.6.4): its data part is
+     * a segment, held to the same limit. */
+    uint8_t *big = malloc(16 + len);
+    assert_non_null(big);
+    struct virtio_blk_outhdr h = {.type = VIRTIO_BLK_T_OUT, .sector = 0};
+    memcpy(big, &h, sizeof(h));
+    memset(big + 16, 0x3c, len);
+    uint8_t status = 0xee;
+    struct plugvm_iov iov[] = {{big, (uint32_t)(16 + len), false}, {&status, 1, true}};
+    struct plugvm_chain c;
+    fake_chain(&c, iov, 2, 0);
+    assert_int_equal(blk_request_serve(&fx->ctx, &fx->io, &c, NULL), 1);
+    assert_int_equal(status, VIRTIO_BLK_S_IOERR);
+    assert_true(file_untouched(fx));
+    free(big);
+    free(mem);
+}
+
+/* seg_max (§5.2.4): more data buffers than the config space offers is
+ * IOERR, touching nothing; at the limit it is served. Empty buffers carry
+ * no data and are no segment. */
+static void too_many_segments(void **state)
+{
+    struct fx *fx = *state;
+    unsigned n = BLK_SEG_MAX + 1;
+    uint8_t *mem = malloc((size_t)n * 512);
+    assert_non_null(mem);
+    memset(mem, 0x5d, (size_t)n * 512);
+    uint32_t used;
+    assert_int_equal(segmented(fx, VIRTIO_BLK_T_OUT, 0, mem, n, 512, &used), VIRTIO_BLK_S_IOERR);
+    assert_int_equal(used, 1);
+    assert_true(file_untouched(fx));
+    assert_int_equal(segmented(fx, VIRTIO_BLK_T_IN, 0, mem, n, 512, &used), VIRTIO_BLK_S_IOERR);
+    assert_int_equal(used, 1);
+    assert_int_equal(mem[0], 0x5d);
+    assert_int_equal(segmented(fx, VIRTIO_BLK_T_IN, 0, mem, n - 1, 512, &used), VIRTIO_BLK_S_OK);
+    assert_int_equal(used, (n - 1) * 512 + 1);
+    assert_int_equal(mem[1], initial(1));
+    /* The limit with empty buffers among the segments. */
+    struct virtio_blk_outhdr h = {.type = VIRTIO_BLK_T_IN, .sector = 0};
+    uint8_t status = 0xee;
+    struct plugvm_iov *iov = calloc(2 * BLK_SEG_MAX + 2, sizeof(*iov));
+    assert_non_null(iov);
+    iov[0] = (struct plugvm_iov){&h, sizeof(h), false};
+    for (unsigned i = 0; i < BLK_SEG_MAX; i++) {
+        iov[1 + 2 * i] = (struct plugvm_iov){mem + (size_t)i * 512, 512, true};
+        iov[2 + 2 * i] = (struct plugvm_iov){mem, 0, true};
+    }
+    iov[2 * BLK_SEG_MAX + 1] = (struct plugvm_iov){&status, 1, true};
+    struct plugvm_chain c;
+    fake_chain(&c, iov, 2 * BLK_SEG_MAX + 2, 0);
+    assert_int_equal(blk_request_serve(&fx->ctx, &fx->io, &c, NULL), BLK_SEG_MAX * 512 + 1);
+    assert_int_equal(status, VIRTIO_BLK_S_OK);
+    free(iov);
+    free(mem);
+}
+
+/* The used length is what the device wrote into the writable buffers
+ * (§2.7.8.2), not their size: the status byte alone for IOERR, UNSUPP
+ * and every type that returns no data; the 20 bytes of the serial and
+ * the status for GET_ID however long its buffer; for a read that ends
+ * early, what it read and the status. */
+static void used_length_status_only(void **state)
+{
+    struct fx *fx = *state;
+    uint8_t buf[512];
+    uint32_t used;
+    assert_int_equal(req(fx, VIRTIO_BLK_T_IN, SECTORS, buf, sizeof(buf), true, &used),
+                     VIRTIO_BLK_S_IOERR);
+    assert_int_equal(used, 1);
+    assert_int_equal(req(fx, VIRTIO_BLK_T_IN, 0, buf, 511, true, &used), VIRTIO_BLK_S_IOERR);
+    assert_int_equal(used, 1);
+    assert_int_equal(req(fx, 99, 0, buf, sizeof(buf), true, &used), VIRTIO_BLK_S_UNSUPP);
+    assert_int_equal(used, 1);
+    assert_int_equal(req(fx, VIRTIO_BLK_T_FLUSH, 0, buf, sizeof(buf), true, &used),
+                     VIRTIO_BLK_S_OK);
+    assert_int_equal(used, 1);
+    assert_int_equal(req(fx, VIRTIO_BLK_T_GET_ID, 0, buf, 19, true, &used), VIRTIO_BLK_S_IOERR);
+    assert_int_equal(used, 1);
+    struct virtio_blk_discard_write_zeroes r = {.sector = 8, .num_sectors = 1};
+    assert_int_equal(req(fx, VIRTIO_BLK_T_DISCARD, 0, &r, sizeof(r), false, &used),
+                     VIRTIO_BLK_S_OK);
+    assert_int_equal(used, 1);
+}
+
+static void used_length_get_id(void **state)
+{
+    struct fx *fx = *state;
+    uint32_t used;
+    char id[64];
+    memset(id, 'x', sizeof(id));
+    assert_int_equal(req(fx, VIRTIO_BLK_T_GET_ID, 0, id, sizeof(id), true, &used),
+                     VIRTIO_BLK_S_OK);
+    assert_int_equal(used, VIRTIO_BLK_ID_BYTES + 1);
+    assert_memory_equal(id, "serial-0123456789ab\0", 20);
+    assert_int_equal(id[20], 'x'); /* not written, so not counted */
+}
+
+static void used_length_short_read(void **state)
+{
+    struct fx *fx = *state;
+    uint32_t used;
+    /* The image shrank under the VM to 4 KiB: a read of sectors 6..9 gets
+     * 1024 bytes, then end of file: IOERR, with the bytes read. */
+    assert_int_equal(truncate(fx->path, 4096), 0);
+    uint8_t two[2048];
+    memset(two, 0, sizeof(two));
+    assert_int_equal(req(fx, VIRTIO_BLK_T_IN, 6, two, sizeof(two), true, &used),
+                     VIRTIO_BLK_S_IOERR);
+    assert_int_equal(used, 1024 + 1);
+    assert_int_equal(two[1023], initial(6 * 512 + 1023));
+    assert_int_equal(fx->host_errors, 1);
+}
+
+/* The same through the bounce buffer (O_DIRECT, guest buffers not aligned
+ * for it): a read that ends early counts only what was copied to the
+ * guest, and a chunk is copied only once it was read whole. */
+static void used_length_bounced(void **state)
+{
+    struct fx *fx = *state;
+    uint8_t *mem;
+    assert_int_equal(posix_memalign((void **)&mem, 4096, 3 * 4096), 0);
+    uint32_t used;
+    assert_int_equal(req(fx, VIRTIO_BLK_T_IN, 8, mem + 1, 4096, true, &used), VIRTIO_BLK_S_OK);
+    assert_int_equal(used, 4096 + 1);
+    assert_int_equal(req(fx, 99, 0, mem + 1, 4096, true, &used), VIRTIO_BLK_S_UNSUPP);
+    assert_int_equal(used, 1);
+    assert_int_equal(truncate(fx->path, 4096), 0);
+    assert_int_equal(req(fx, VIRTIO_BLK_T_IN, 0, mem + 1, 8192, true, &used),
+                     VIRTIO_BLK_S_IOERR);
+    assert_int_equal(used, 1);
+    free(mem);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -472,6 +665,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(discard_and_write_zeroes, setup_rw, teardown),
         cmocka_unit_test_setup_teardown(host_error, setup_rw, teardown),
         cmocka_unit_test_setup_teardown(direct_io, setup_direct, teardown),
+        cmocka_unit_test_setup_teardown(oversize_segment, setup_big, teardown),
+        cmocka_unit_test_setup_teardown(too_many_segments, setup_big, teardown),
+        cmocka_unit_test_setup_teardown(used_length_status_only, setup_rw, teardown),
+        cmocka_unit_test_setup_teardown(used_length_get_id, setup_rw, teardown),
+        cmocka_unit_test_setup_teardown(used_length_short_read, setup_rw, teardown),
+        cmocka_unit_test_setup_teardown(used_length_bounced, setup_direct, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

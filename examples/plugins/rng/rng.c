@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/random.h>
@@ -25,7 +26,10 @@ struct rng {
     const struct plugvm_host *host;
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    bool kicked, stopping;
+    bool kicked;
+    /* Set under lock; atomic because serve() reads it between chains
+     * without the lock. */
+    atomic_bool stopping;
     void *worker; /* while active */
 };
 
@@ -53,12 +57,16 @@ static uint32_t fill(const struct plugvm_chain *c)
     return written;
 }
 
+/* Drains the queue until it is empty or the device is stopping. The ring
+ * need never be empty: the guest's other vCPU may refill it as fast as we
+ * serve it, and reset, which waits for this loop on a vCPU thread with the
+ * transport lock held, would then never return. So the stop is checked
+ * between chains; a chain popped is always pushed. */
 static void serve(struct rng *r)
 {
     struct plugvm_chain c;
-    int rc;
     bool pushed = false;
-    while ((rc = r->host->vq_pop(r->host, 0, &c)) == 1) {
+    while (!atomic_load(&r->stopping) && r->host->vq_pop(r->host, 0, &c) == 1) {
         r->host->vq_push(r->host, 0, &c, fill(&c));
         pushed = true;
     }
