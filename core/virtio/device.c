@@ -236,6 +236,10 @@ int device_create(struct vm_device *d, const struct device_env *env,
                        d->name, plugin->path, in->num_queues, PLUGVM_DEVICE_MAX_QUEUES,
                        in->queue_max_size, in->config_size, PLUGVM_DEVICE_MAX_CONFIG);
     d->transport_ready = true;
+    if (d->transport.dropped)
+        pv_warn("%s: plugin %s offers feature bits 0x%llx in the transport's range (24 to 41, "
+                "virtio 1.2 §6): dropped", d->name, plugin->path,
+                (unsigned long long)d->transport.dropped);
     return 0;
 }
 

@@ -19,8 +19,8 @@ int virtio_mmio_init(struct virtio_mmio *t, const struct guest_mem *mem,
     t->dev = dev;
     t->device_id = device_id;
     t->offered = (device_features & ~VIRTIO_TRANSPORT_FEATURES_MASK) |
-                 (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_INDIRECT_DESC) |
-                 (1ull << VIRTIO_F_EVENT_IDX);
+                 VIRTIO_TRANSPORT_FEATURES_OFFERED;
+    t->dropped = device_features & VIRTIO_TRANSPORT_FEATURES_MASK;
     t->num_queues = num_queues;
     t->queue_max = queue_max;
     t->config_size = config_size;
