@@ -88,6 +88,13 @@ static void set_queue_ready(struct virtio_mmio *t, uint32_t q, bool ready)
     }
     if (t->qreg[q].ready)
         return;
+    /* §3.1.1: queues are set up after FEATURES_OK, which fixes the ring
+     * layout. A queue made ready before it would be read with features the
+     * driver has not had accepted (EVENT_IDX written, FEATURES_OK never set
+     * or refused: used_event/avail_event read and written for a driver
+     * that does not keep them), so the write is ignored. */
+    if (!(t->status & VIRTIO_STATUS_FEATURES_OK))
+        return;
     uint32_t num = t->qreg[q].num;
     bool ev = t->driver_features & (1ull << VIRTIO_F_EVENT_IDX);
     bool ind = t->driver_features & (1ull << VIRTIO_F_INDIRECT_DESC);
@@ -175,6 +182,8 @@ static void write_reg(struct virtio_mmio *t, uint32_t off, uint32_t v)
     case VIRTIO_MMIO_DEVICE_FEATURES_SEL: t->dev_features_sel = v; break;
     case VIRTIO_MMIO_DRIVER_FEATURES_SEL: t->drv_features_sel = v; break;
     case VIRTIO_MMIO_DRIVER_FEATURES:
+        /* §2.2.2: FEATURES_OK fixes the features; a later write would
+         * change the ring layout under queues already set up with it. */
         if (t->drv_features_sel < 2 && !(t->status & VIRTIO_STATUS_FEATURES_OK)) {
             unsigned shift = 32 * t->drv_features_sel;
             t->driver_features = (t->driver_features & ~(0xffffffffull << shift)) |

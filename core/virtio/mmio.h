@@ -171,7 +171,9 @@ int virtio_mmio_save(struct virtio_mmio *t, struct plugvm_record_writer *w, char
  * device is activated with the features it accepted (so the plugin's own
  * record must be restored first). Refused, with err saying what does not
  * fit and nothing left half set, when the device id, queue count,
- * features or queue addresses do not fit this device and memory. 0 or -1. */
+ * features or queue addresses do not fit this device and memory, or the
+ * status and queues are ones the transport cannot reach (DRIVER_OK or a
+ * ready queue without FEATURES_OK). 0 or -1. */
 int virtio_mmio_restore(struct virtio_mmio *t, struct plugvm_record_reader *r, char *err,
                         size_t errlen);
 

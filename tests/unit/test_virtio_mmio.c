@@ -274,6 +274,42 @@ static void transport_feature_range(void **state)
     assert_false(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK);
 }
 
+/* §2.2.2 / §3.1.1: the ring layout follows the features only once
+ * FEATURES_OK stands. A driver that wrote EVENT_IDX and INDIRECT_DESC but
+ * never set FEATURES_OK, or had it refused, does not get its rings read
+ * with used_event/avail_event or indirect tables; nor does one that writes
+ * DriverFeatures after FEATURES_OK. */
+static void ring_features_need_features_ok(void **state)
+{
+    (void)state;
+    uint64_t ring = (1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_F_INDIRECT_DESC);
+    wr(VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+    driver_features((1ull << VIRTIO_F_VERSION_1) | ring);
+    setup_queue(0, 16, 0x1000, 0x2000, 0x3000);
+    assert_false(t.vq[0].event_idx || t.vq[0].indirect);
+    assert_int_equal(rd(VIRTIO_MMIO_QUEUE_READY), 0);
+
+    /* FEATURES_OK refused (bit 7 was not offered). */
+    wr(VIRTIO_MMIO_STATUS, 0);
+    negotiate((1ull << VIRTIO_F_VERSION_1) | ring | (1ull << 7));
+    assert_false(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK);
+    setup_queue(0, 16, 0x1000, 0x2000, 0x3000);
+    assert_false(t.vq[0].event_idx || t.vq[0].indirect);
+    assert_int_equal(rd(VIRTIO_MMIO_QUEUE_READY), 0);
+
+    /* DriverFeatures written after FEATURES_OK: ignored. */
+    wr(VIRTIO_MMIO_STATUS, 0);
+    negotiate(1ull << VIRTIO_F_VERSION_1);
+    assert_true(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK);
+    driver_features((1ull << VIRTIO_F_VERSION_1) | ring);
+    assert_true(t.driver_features == 1ull << VIRTIO_F_VERSION_1);
+    setup_queue(0, 16, 0x1000, 0x2000, 0x3000);
+    assert_int_equal(rd(VIRTIO_MMIO_QUEUE_READY), 1);
+    assert_false(t.vq[0].event_idx || t.vq[0].indirect);
+    wr(VIRTIO_MMIO_STATUS, 0x0f);
+    assert_true(dev.features == 0);
+}
+
 static void interrupt_ack(void **state)
 {
     (void)state;
@@ -434,6 +470,49 @@ static void snapshot_round_trip(void **state)
     record_writer_fini(&w);
 }
 
+/* Saves t into w (set up by the caller with record_writer_init). */
+static void save(struct record_buf_writer *w)
+{
+    char err[256];
+    assert_int_equal(virtio_mmio_save(&t, &w->handle, err, sizeof(err)), 0);
+}
+
+/* Restores w into *t2, a fresh transport for the same device as t, behind
+ * *d2. The return value of virtio_mmio_restore. */
+static int restore(struct record_buf_writer *w, struct virtio_mmio *t2, struct fake *d2,
+                   char *err, size_t errlen)
+{
+    assert_int_equal(virtio_mmio_init(t2, &mem, &fake_be, d2, 4,
+                                      DEV_FEATURE | (1ull << 34) | (1ull << 28), 2, 64, 8), 0);
+    struct record_buf_reader r;
+    assert_int_equal(record_reader_init(&r, w->data, w->len), 0);
+    return virtio_mmio_restore(t2, &r.handle, err, errlen);
+}
+
+/* A record whose queue is ready with EVENT_IDX among the driver's features
+ * but no FEATURES_OK (what the transport used to let a driver reach) is
+ * refused: restoring it would read the rings with used_event/avail_event
+ * for a driver that never had the feature. */
+static void restore_ring_features_need_features_ok(void **state)
+{
+    (void)state;
+    negotiate((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX));
+    setup_queue(0, 16, 0x1000, 0x2000, 0x3000);
+    t.status &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
+    struct record_buf_writer w;
+    record_writer_init(&w);
+    save(&w);
+    struct fake d2 = {0};
+    struct virtio_mmio t2;
+    char err[256];
+    int rc = restore(&w, &t2, &d2, err, sizeof(err));
+    assert_false(t2.vq[0].event_idx);
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(err, "FEATURES_OK"));
+    virtio_mmio_destroy(&t2);
+    record_writer_fini(&w);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -443,7 +522,8 @@ int main(void)
         T(features_not_offered_refused), T(legacy_driver_refused), T(bad_queue_needs_reset),
         T(reset_and_reinit), T(activate_failure_needs_reset), T(interrupt_ack),
         T(config_space_widths), T(every_offset_every_width), T(snapshot_round_trip),
-        T(transport_feature_range),
+        T(transport_feature_range), T(ring_features_need_features_ok),
+        T(restore_ring_features_need_features_ok),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
