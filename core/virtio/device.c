@@ -148,7 +148,11 @@ static void h_join_worker(const struct plugvm_host *h, void *handle)
 static int t_activate(void *dev, uint64_t features)
 {
     struct vm_device *d = dev;
-    return d->ops->activate(d->instance, features);
+    int rc = d->ops->activate(d->instance, features);
+    if (rc)
+        pv_warn("%s: the plugin's activate with features 0x%llx failed: %s", d->name,
+                (unsigned long long)features, strerror(rc < 0 ? -rc : rc));
+    return rc;
 }
 
 static void t_reset(void *dev)
@@ -253,11 +257,7 @@ static void doorbell(void *arg, int fd, uint32_t events)
     uint64_t count;
     if (read(fd, &count, sizeof(count)) != sizeof(count))
         return;
-    struct virtio_mmio *t = &d->transport;
-    pthread_mutex_lock(&t->lock);
-    bool live = (t->status & VIRTIO_STATUS_DRIVER_OK) && t->qreg[q].ready;
-    pthread_mutex_unlock(&t->lock);
-    if (live)
+    if (virtio_mmio_queue_live(&d->transport, q))
         d->ops->notify(d->instance, q);
 }
 

@@ -149,6 +149,11 @@ void virtio_mmio_destroy(struct virtio_mmio *t);
 void virtio_mmio_read(struct virtio_mmio *t, uint64_t offset, uint8_t *data, uint32_t len);
 void virtio_mmio_write(struct virtio_mmio *t, uint64_t offset, const uint8_t *data, uint32_t len);
 
+/* Whether a QueueNotify for queue q goes to the device: q is ready,
+ * DRIVER_OK is set (the device was activated) and DEVICE_NEEDS_RESET is
+ * not. Takes t->lock: for the doorbells, which bypass virtio_mmio_write. */
+bool virtio_mmio_queue_live(struct virtio_mmio *t, uint32_t q);
+
 /* Sets interrupt status `bits` and raises the line. Any thread. */
 void virtio_mmio_interrupt(struct virtio_mmio *t, uint32_t bits);
 /* Marks DEVICE_NEEDS_RESET and raises a config-change interrupt
@@ -167,10 +172,16 @@ int virtio_mmio_save(struct virtio_mmio *t, struct plugvm_record_writer *w, char
                      size_t errlen);
 /* Reads it back into a transport virtio_mmio_init set up for the same
  * device, before any vCPU runs: the queues the driver had set up are set
- * up again at their cursors and, when the driver had set DRIVER_OK, the
- * device is activated with the features it accepted (so the plugin's own
- * record must be restored first). Refused, with err saying what does not
- * fit and nothing left half set, when the device id, queue count,
+ * up again at their cursors and, when the driver had set DRIVER_OK and the
+ * device did not need a reset, the device is activated with the features
+ * it accepted (so the plugin's own record must be restored first). An
+ * activate that fails refuses the restore, where a live transport sets
+ * DEVICE_NEEDS_RESET: the guest had a running device, and a restore has
+ * an operator to tell, who can fix the host and retry, while a guest whose
+ * device broke on restore would just hang (Linux drivers do not reset on
+ * DEVICE_NEEDS_RESET). Refused, with err saying what does not
+ * fit and nothing left half set (t as virtio_mmio_init left it), when the
+ * device cannot be activated, or the device id, queue count,
  * features or queue addresses do not fit this device and memory, or the
  * status and queues are ones the transport cannot reach (DRIVER_OK or a
  * ready queue without FEATURES_OK). 0 or -1. */

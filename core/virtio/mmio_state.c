@@ -143,11 +143,14 @@ int virtio_mmio_restore(struct virtio_mmio *t, struct plugvm_record_reader *r, c
         failed = pv_fail(err, errlen, "the device could not be activated with features 0x%llx",
                          (unsigned long long)features);
     if (failed) {
+        /* As virtio_mmio_init left it: a caller that went on anyway must
+         * find a device in reset, not selectors of a device it never had. */
         for (uint32_t q = 0; q < nq; q++) {
             virtq_reset(&t->vq[q]);
             memset(&t->qreg[q], 0, sizeof(t->qreg[q]));
         }
         t->driver_features = 0;
+        t->dev_features_sel = t->drv_features_sel = t->queue_sel = t->shm_sel = 0;
         pthread_mutex_unlock(&t->lock);
         return -1;
     }

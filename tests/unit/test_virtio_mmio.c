@@ -234,13 +234,56 @@ static void reset_and_reinit(void **state)
     assert_int_equal(t.vq[0].num, 32);
 }
 
+/* §2.1.2: a device whose activate failed is not live: DRIVER_OK does not
+ * read back, DEVICE_NEEDS_RESET does, with a configuration change
+ * notification, and no queue notify reaches the device until a reset. */
 static void activate_failure_needs_reset(void **state)
 {
     (void)state;
     dev.activate_rc = -5;
     negotiate(1ull << VIRTIO_F_VERSION_1);
+    setup_queue(0, 16, 0x1000, 0x2000, 0x3000);
     wr(VIRTIO_MMIO_STATUS, 0x0f);
-    assert_true(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
+    assert_int_equal(dev.activated, 1);
+    uint32_t s = rd(VIRTIO_MMIO_STATUS);
+    assert_true(s & VIRTIO_STATUS_NEEDS_RESET);
+    assert_false(s & VIRTIO_STATUS_DRIVER_OK);
+    assert_true(rd(VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG);
+    assert_int_equal(dev.irqs, 1);
+    wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+    assert_int_equal(dev.notified, 0);
+    assert_false(virtio_mmio_queue_live(&t, 0)); /* the doorbells' check */
+    /* DRIVER_OK again does not activate a device that needs a reset. */
+    wr(VIRTIO_MMIO_STATUS, 0x0f);
+    assert_int_equal(dev.activated, 1);
+    assert_false(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_DRIVER_OK);
+    wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+    assert_int_equal(dev.notified, 0);
+    /* A reset clears it; the device then comes up as usual. */
+    wr(VIRTIO_MMIO_STATUS, 0);
+    assert_int_equal(rd(VIRTIO_MMIO_STATUS), 0);
+    dev.activate_rc = 0;
+    negotiate(1ull << VIRTIO_F_VERSION_1);
+    setup_queue(0, 16, 0x1000, 0x2000, 0x3000);
+    wr(VIRTIO_MMIO_STATUS, 0x0f);
+    assert_int_equal(rd(VIRTIO_MMIO_STATUS), 0x0f);
+    assert_true(virtio_mmio_queue_live(&t, 0));
+    wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+    assert_int_equal(dev.notified, 1);
+}
+
+/* A device that set DEVICE_NEEDS_RESET while live (a ring the guest broke)
+ * gets no queue notify either until the driver resets it. */
+static void needs_reset_stops_notify(void **state)
+{
+    (void)state;
+    negotiate(1ull << VIRTIO_F_VERSION_1);
+    setup_queue(0, 16, 0x1000, 0x2000, 0x3000);
+    wr(VIRTIO_MMIO_STATUS, 0x0f);
+    virtio_mmio_needs_reset(&t);
+    assert_int_equal(rd(VIRTIO_MMIO_STATUS), 0x0f | VIRTIO_STATUS_NEEDS_RESET);
+    wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+    assert_int_equal(dev.notified, 0);
 }
 
 /* §6: bits 24 to 41 are the transport's. A plugin's bits there never reach
@@ -489,6 +532,70 @@ static int restore(struct record_buf_writer *w, struct virtio_mmio *t2, struct f
     return virtio_mmio_restore(t2, &r.handle, err, errlen);
 }
 
+/* A snapshot of a live device restored where its activate fails: refused
+ * with a message, as any other restore that does not fit, and the
+ * transport left as virtio_mmio_init made it, no queue live, no notify
+ * delivered, so a caller that carried on would have a device in reset
+ * rather than a DRIVER_OK that stands for a device that is not running. */
+static void restore_activate_failure_refused(void **state)
+{
+    (void)state;
+    negotiate((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX));
+    setup_queue(0, 16, 0x1000, 0x2000, 0x3000);
+    wr(VIRTIO_MMIO_STATUS, 0x0f);
+    wr(VIRTIO_MMIO_QUEUE_SEL, 1);
+    wr(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+    struct record_buf_writer w;
+    record_writer_init(&w);
+    save(&w);
+    struct fake d2 = {.activate_rc = -5};
+    struct virtio_mmio t2;
+    char err[256];
+    assert_int_equal(restore(&w, &t2, &d2, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "could not be activated"));
+    assert_int_equal(d2.activated, 1);
+    uint32_t v;
+    virtio_mmio_read(&t2, VIRTIO_MMIO_STATUS, (uint8_t *)&v, 4);
+    assert_int_equal(v, 0);
+    assert_int_equal(t2.queue_sel, 0);
+    assert_int_equal(t2.dev_features_sel, 0);
+    assert_true(t2.driver_features == 0);
+    assert_false(t2.qreg[0].ready || t2.vq[0].ready);
+    v = 0;
+    virtio_mmio_write(&t2, VIRTIO_MMIO_QUEUE_NOTIFY, (uint8_t *)&v, 4);
+    assert_int_equal(d2.notified, 0);
+    virtio_mmio_destroy(&t2);
+    record_writer_fini(&w);
+}
+
+/* A snapshot of a device that had set DEVICE_NEEDS_RESET after DRIVER_OK
+ * is restored without activating the device, so no queue notify may reach
+ * it either: it would land on a plugin that was never activated. */
+static void restore_needs_reset_not_live(void **state)
+{
+    (void)state;
+    negotiate(1ull << VIRTIO_F_VERSION_1);
+    setup_queue(0, 16, 0x1000, 0x2000, 0x3000);
+    wr(VIRTIO_MMIO_STATUS, 0x0f);
+    virtio_mmio_needs_reset(&t);
+    struct record_buf_writer w;
+    record_writer_init(&w);
+    save(&w);
+    struct fake d2 = {0};
+    struct virtio_mmio t2;
+    char err[256];
+    assert_int_equal(restore(&w, &t2, &d2, err, sizeof(err)), 0);
+    assert_int_equal(d2.activated, 0);
+    uint32_t v;
+    virtio_mmio_read(&t2, VIRTIO_MMIO_STATUS, (uint8_t *)&v, 4);
+    assert_true(v & VIRTIO_STATUS_NEEDS_RESET);
+    v = 0;
+    virtio_mmio_write(&t2, VIRTIO_MMIO_QUEUE_NOTIFY, (uint8_t *)&v, 4);
+    assert_int_equal(d2.notified, 0);
+    virtio_mmio_destroy(&t2);
+    record_writer_fini(&w);
+}
+
 /* A record whose queue is ready with EVENT_IDX among the driver's features
  * but no FEATURES_OK (what the transport used to let a driver reach) is
  * refused: restoring it would read the rings with used_event/avail_event
@@ -523,7 +630,8 @@ int main(void)
         T(reset_and_reinit), T(activate_failure_needs_reset), T(interrupt_ack),
         T(config_space_widths), T(every_offset_every_width), T(snapshot_round_trip),
         T(transport_feature_range), T(ring_features_need_features_ok),
-        T(restore_ring_features_need_features_ok),
+        T(restore_ring_features_need_features_ok), T(needs_reset_stops_notify),
+        T(restore_activate_failure_refused), T(restore_needs_reset_not_live),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
