@@ -148,7 +148,11 @@ static void h_join_worker(const struct plugvm_host *h, void *handle)
 static int t_activate(void *dev, uint64_t features)
 {
     struct vm_device *d = dev;
-    return d->ops->activate(d->instance, features);
+    int rc = d->ops->activate(d->instance, features);
+    if (rc)
+        pv_warn("%s: the plugin's activate with features 0x%llx failed: %s", d->name,
+                (unsigned long long)features, strerror(rc < 0 ? -rc : rc));
+    return rc;
 }
 
 static void t_reset(void *dev)
@@ -236,6 +240,10 @@ int device_create(struct vm_device *d, const struct device_env *env,
                        d->name, plugin->path, in->num_queues, PLUGVM_DEVICE_MAX_QUEUES,
                        in->queue_max_size, in->config_size, PLUGVM_DEVICE_MAX_CONFIG);
     d->transport_ready = true;
+    if (d->transport.dropped)
+        pv_warn("%s: plugin %s offers feature bits 0x%llx in the transport's range (24 to 41, "
+                "virtio 1.2 §6): dropped", d->name, plugin->path,
+                (unsigned long long)d->transport.dropped);
     return 0;
 }
 
@@ -249,11 +257,7 @@ static void doorbell(void *arg, int fd, uint32_t events)
     uint64_t count;
     if (read(fd, &count, sizeof(count)) != sizeof(count))
         return;
-    struct virtio_mmio *t = &d->transport;
-    pthread_mutex_lock(&t->lock);
-    bool live = (t->status & VIRTIO_STATUS_DRIVER_OK) && t->qreg[q].ready;
-    pthread_mutex_unlock(&t->lock);
-    if (live)
+    if (virtio_mmio_queue_live(&d->transport, q))
         d->ops->notify(d->instance, q);
 }
 

@@ -19,8 +19,8 @@ int virtio_mmio_init(struct virtio_mmio *t, const struct guest_mem *mem,
     t->dev = dev;
     t->device_id = device_id;
     t->offered = (device_features & ~VIRTIO_TRANSPORT_FEATURES_MASK) |
-                 (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_INDIRECT_DESC) |
-                 (1ull << VIRTIO_F_EVENT_IDX);
+                 VIRTIO_TRANSPORT_FEATURES_OFFERED;
+    t->dropped = device_features & VIRTIO_TRANSPORT_FEATURES_MASK;
     t->num_queues = num_queues;
     t->queue_max = queue_max;
     t->config_size = config_size;
@@ -75,6 +75,24 @@ static uint32_t status(struct virtio_mmio *t)
     return t->status | (atomic_load(&t->needs_reset) ? VIRTIO_STATUS_NEEDS_RESET : 0);
 }
 
+/* Whether a notify for queue q may reach the device: a device whose
+ * activate failed, or that set DEVICE_NEEDS_RESET since, is not running
+ * its queues, and one notified anyway would pop from rings it never took
+ * (§2.1.2: nothing until the driver resets it). */
+static bool live(const struct virtio_mmio *t, uint32_t q)
+{
+    return q < t->num_queues && t->qreg[q].ready && (t->status & VIRTIO_STATUS_DRIVER_OK) &&
+           !atomic_load(&t->needs_reset);
+}
+
+bool virtio_mmio_queue_live(struct virtio_mmio *t, uint32_t q)
+{
+    pthread_mutex_lock(&t->lock);
+    bool ok = live(t, q);
+    pthread_mutex_unlock(&t->lock);
+    return ok;
+}
+
 static void set_queue_ready(struct virtio_mmio *t, uint32_t q, bool ready)
 {
     if (!ready) {
@@ -87,6 +105,13 @@ static void set_queue_ready(struct virtio_mmio *t, uint32_t q, bool ready)
         return;
     }
     if (t->qreg[q].ready)
+        return;
+    /* §3.1.1: queues are set up after FEATURES_OK, which fixes the ring
+     * layout. A queue made ready before it would be read with features the
+     * driver has not had accepted (EVENT_IDX written, FEATURES_OK never set
+     * or refused: used_event/avail_event read and written for a driver
+     * that does not keep them), so the write is ignored. */
+    if (!(t->status & VIRTIO_STATUS_FEATURES_OK))
         return;
     uint32_t num = t->qreg[q].num;
     bool ev = t->driver_features & (1ull << VIRTIO_F_EVENT_IDX);
@@ -122,11 +147,18 @@ static void write_status(struct virtio_mmio *t, uint32_t v)
             v &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
     }
     if (added & VIRTIO_STATUS_DRIVER_OK) {
-        if (!(v & VIRTIO_STATUS_FEATURES_OK)) {
+        /* A device that needs a reset is not activated until it has one:
+         * DRIVER_OK again after a failed activate would start it on
+         * queues it refused. */
+        if (!(v & VIRTIO_STATUS_FEATURES_OK) || atomic_load(&t->needs_reset)) {
             v &= ~(uint32_t)VIRTIO_STATUS_DRIVER_OK;
         } else if (t->be->activate(t->dev, t->driver_features & ~VIRTIO_TRANSPORT_FEATURES_MASK) !=
                    0) {
-            t->status = v;
+            /* §2.1.2: the device is in an error state, not running:
+             * DRIVER_OK must not stand (it let queue notifies through to
+             * a device that never started), DEVICE_NEEDS_RESET does, with
+             * a configuration change notification. */
+            t->status = v & ~(uint32_t)VIRTIO_STATUS_DRIVER_OK;
             virtio_mmio_needs_reset(t);
             return;
         }
@@ -175,6 +207,8 @@ static void write_reg(struct virtio_mmio *t, uint32_t off, uint32_t v)
     case VIRTIO_MMIO_DEVICE_FEATURES_SEL: t->dev_features_sel = v; break;
     case VIRTIO_MMIO_DRIVER_FEATURES_SEL: t->drv_features_sel = v; break;
     case VIRTIO_MMIO_DRIVER_FEATURES:
+        /* §2.2.2: FEATURES_OK fixes the features; a later write would
+         * change the ring layout under queues already set up with it. */
         if (t->drv_features_sel < 2 && !(t->status & VIRTIO_STATUS_FEATURES_OK)) {
             unsigned shift = 32 * t->drv_features_sel;
             t->driver_features = (t->driver_features & ~(0xffffffffull << shift)) |
@@ -191,7 +225,7 @@ static void write_reg(struct virtio_mmio *t, uint32_t off, uint32_t v)
             set_queue_ready(t, q, v & 1);
         break;
     case VIRTIO_MMIO_QUEUE_NOTIFY:
-        if (v < t->num_queues && t->qreg[v].ready && (t->status & VIRTIO_STATUS_DRIVER_OK))
+        if (live(t, v))
             t->be->notify(t->dev, v);
         break;
     case VIRTIO_MMIO_INTERRUPT_ACK: atomic_fetch_and(&t->interrupt_status, ~v); break;

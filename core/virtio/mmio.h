@@ -76,9 +76,19 @@ enum {
 #define VIRTIO_F_INDIRECT_DESC 28
 #define VIRTIO_F_EVENT_IDX 29
 #define VIRTIO_F_VERSION_1 32
-/* Bits 28..41 belong to the transport and ring layout: a device's own
- * bits there are dropped, and the transport offers what it implements. */
-#define VIRTIO_TRANSPORT_FEATURES_MASK (((1ull << 42) - 1) & ~((1ull << 28) - 1))
+/* §6: bits 24 to 41 are reserved for extensions to the queue and feature
+ * negotiation mechanisms, so they are the transport's, not a device's. A
+ * plugin's bits there are dropped: one at 24..27 (legacy NOTIFY_ON_EMPTY,
+ * ANY_LAYOUT) used to reach the driver, which would then count on ring
+ * behaviour nothing here implements. */
+#define VIRTIO_TRANSPORT_FEATURES_MASK (((1ull << 42) - 1) & ~((1ull << 24) - 1))
+/* The transport bits this transport implements, and so offers: split
+ * rings with indirect descriptors and used_event/avail_event, virtio 1.x
+ * only. Not ACCESS_PLATFORM: guest memory is reached by guest-physical
+ * address, with no IOMMU. */
+#define VIRTIO_TRANSPORT_FEATURES_OFFERED                                                    \
+    ((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_INDIRECT_DESC) |                       \
+     (1ull << VIRTIO_F_EVENT_IDX))
 
 #define VIRTIO_MMIO_MAX_QUEUES 64
 
@@ -103,6 +113,7 @@ struct virtio_mmio {
     /* What the device is. */
     uint32_t device_id;
     uint64_t offered;      /* device features, transport bits included */
+    uint64_t dropped;      /* the device's bits in the transport's range, not offered */
     uint32_t num_queues;
     uint32_t queue_max;
     uint32_t config_size;
@@ -122,9 +133,10 @@ struct virtio_mmio {
 };
 
 /* Sets t up for a device with `device_id`, its own feature bits
- * `device_features`, num_queues (1..64) of at most queue_max entries (a
- * power of 2, 1..32768) and config_size bytes (0..256) of config space.
- * 0 or -EINVAL. */
+ * `device_features` (those in VIRTIO_TRANSPORT_FEATURES_MASK are dropped
+ * and left in t->dropped for the caller to report), num_queues (1..64) of
+ * at most queue_max entries (a power of 2, 1..32768) and config_size bytes
+ * (0..256) of config space. 0 or -EINVAL. */
 int virtio_mmio_init(struct virtio_mmio *t, const struct guest_mem *mem,
                      const struct virtio_mmio_backend *be, void *dev, uint32_t device_id,
                      uint64_t device_features, uint32_t num_queues, uint32_t queue_max,
@@ -136,6 +148,11 @@ void virtio_mmio_destroy(struct virtio_mmio *t);
  * (§4.2.2.2); others read as 0 and are ignored on write. */
 void virtio_mmio_read(struct virtio_mmio *t, uint64_t offset, uint8_t *data, uint32_t len);
 void virtio_mmio_write(struct virtio_mmio *t, uint64_t offset, const uint8_t *data, uint32_t len);
+
+/* Whether a QueueNotify for queue q goes to the device: q is ready,
+ * DRIVER_OK is set (the device was activated) and DEVICE_NEEDS_RESET is
+ * not. Takes t->lock: for the doorbells, which bypass virtio_mmio_write. */
+bool virtio_mmio_queue_live(struct virtio_mmio *t, uint32_t q);
 
 /* Sets interrupt status `bits` and raises the line. Any thread. */
 void virtio_mmio_interrupt(struct virtio_mmio *t, uint32_t bits);
@@ -155,11 +172,19 @@ int virtio_mmio_save(struct virtio_mmio *t, struct plugvm_record_writer *w, char
                      size_t errlen);
 /* Reads it back into a transport virtio_mmio_init set up for the same
  * device, before any vCPU runs: the queues the driver had set up are set
- * up again at their cursors and, when the driver had set DRIVER_OK, the
- * device is activated with the features it accepted (so the plugin's own
- * record must be restored first). Refused, with err saying what does not
- * fit and nothing left half set, when the device id, queue count,
- * features or queue addresses do not fit this device and memory. 0 or -1. */
+ * up again at their cursors and, when the driver had set DRIVER_OK and the
+ * device did not need a reset, the device is activated with the features
+ * it accepted (so the plugin's own record must be restored first). An
+ * activate that fails refuses the restore, where a live transport sets
+ * DEVICE_NEEDS_RESET: the guest had a running device, and a restore has
+ * an operator to tell, who can fix the host and retry, while a guest whose
+ * device broke on restore would just hang (Linux drivers do not reset on
+ * DEVICE_NEEDS_RESET). Refused, with err saying what does not
+ * fit and nothing left half set (t as virtio_mmio_init left it), when the
+ * device cannot be activated, or the device id, queue count,
+ * features or queue addresses do not fit this device and memory, or the
+ * status and queues are ones the transport cannot reach (DRIVER_OK or a
+ * ready queue without FEATURES_OK). 0 or -1. */
 int virtio_mmio_restore(struct virtio_mmio *t, struct plugvm_record_reader *r, char *err,
                         size_t errlen);
 

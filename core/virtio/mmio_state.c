@@ -81,6 +81,15 @@ int virtio_mmio_restore(struct virtio_mmio *t, struct plugvm_record_reader *r, c
                        (unsigned long long)t->offered);
     if (status & ~0xffu)
         return pv_fail(err, errlen, "device status 0x%x is not a status", status);
+    /* The live transport reaches DRIVER_OK, or a ready queue, only through
+     * FEATURES_OK, and reads the rings with EVENT_IDX and INDIRECT_DESC
+     * only from features it accepted; a record saying otherwise (written
+     * before that held, or not by plugvm) would have the rings read with
+     * features the driver never had accepted. */
+    bool negotiated = status & VIRTIO_STATUS_FEATURES_OK;
+    if ((status & VIRTIO_STATUS_DRIVER_OK) && !negotiated)
+        return pv_fail(err, errlen, "device status 0x%x has DRIVER_OK without FEATURES_OK",
+                       status);
 
     pthread_mutex_lock(&t->lock);
     t->dev_features_sel = sel[0];
@@ -106,6 +115,11 @@ int virtio_mmio_restore(struct virtio_mmio *t, struct plugvm_record_reader *r, c
         t->qreg[q].num = num;
         if (!ready)
             continue;
+        if (!negotiated) {
+            failed = pv_fail(err, errlen, "queue %u is ready but the device status 0x%x has no "
+                             "FEATURES_OK", q, status);
+            break;
+        }
         if (num == 0 || num > t->queue_max ||
             virtq_setup(&t->vq[q], t->mem, (uint16_t)num, t->qreg[q].desc, t->qreg[q].driver,
                         t->qreg[q].device, ev, ind)) {
@@ -129,11 +143,14 @@ int virtio_mmio_restore(struct virtio_mmio *t, struct plugvm_record_reader *r, c
         failed = pv_fail(err, errlen, "the device could not be activated with features 0x%llx",
                          (unsigned long long)features);
     if (failed) {
+        /* As virtio_mmio_init left it: a caller that went on anyway must
+         * find a device in reset, not selectors of a device it never had. */
         for (uint32_t q = 0; q < nq; q++) {
             virtq_reset(&t->vq[q]);
             memset(&t->qreg[q], 0, sizeof(t->qreg[q]));
         }
         t->driver_features = 0;
+        t->dev_features_sel = t->drv_features_sel = t->queue_sel = t->shm_sel = 0;
         pthread_mutex_unlock(&t->lock);
         return -1;
     }

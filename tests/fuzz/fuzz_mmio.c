@@ -16,10 +16,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct virtio_mmio t;
 static bool active;
 
+/* Refuses a driver that accepted device feature 0, so that inputs reach
+ * a failed activate too. */
 static int f_activate(void *d, uint64_t f)
 {
     (void)d;
-    (void)f;
+    if (f & 1)
+        return -5;
     active = true;
     return 0;
 }
@@ -31,8 +34,12 @@ static void f_reset(void *d)
 static void f_notify(void *d, uint32_t q)
 {
     (void)d;
+    /* A notify for a device that was never activated, or whose activate
+     * failed (it used to get through with DRIVER_OK left standing). */
+    if (!active)
+        abort();
     struct plugvm_chain c;
-    while (active && virtq_pop(&t.vq[q], &c) == 1)
+    while (virtq_pop(&t.vq[q], &c) == 1)
         virtq_push(&t.vq[q], &c, c.writable_bytes);
     if (virtq_should_interrupt(&t.vq[q]))
         virtio_mmio_interrupt(&t, VIRTIO_MMIO_INT_VRING);
