@@ -76,7 +76,7 @@ struct plugvm_device_ops {
     void (*destroy)(void *instance);
 
     /* The driver set DRIVER_OK (§3.1.1) having accepted `features` (the
-     * device's own bits only; the transport keeps bits 28..41 for itself):
+     * device's own bits only; the transport keeps bits 24..41 for itself):
      * queues are set up, workers may start. 0 or negative errno (the
      * transport then sets DEVICE_NEEDS_RESET). */
     int (*activate)(void *instance, uint64_t features);
