@@ -66,6 +66,25 @@ static uint32_t h_vq_avail(const struct plugvm_host *h, uint32_t q)
     return vq ? virtq_avail_count(vq) : 0;
 }
 
+static int h_vq_unpop(const struct plugvm_host *h, uint32_t q, const struct plugvm_chain *c)
+{
+    struct virtq *vq = queue(D(h), q);
+    return vq ? virtq_unpop(vq, c) : -EINVAL;
+}
+
+static int h_vq_push_many(const struct plugvm_host *h, uint32_t q,
+                          const struct plugvm_chain *const *c, const uint32_t *written, uint32_t n)
+{
+    struct virtq *vq = queue(D(h), q);
+    return vq ? virtq_push_many(vq, c, written, n) : -EINVAL;
+}
+
+static int h_vq_set_notify(const struct plugvm_host *h, uint32_t q, bool enable)
+{
+    struct virtq *vq = queue(D(h), q);
+    return vq ? virtq_set_notify(vq, enable) : -EINVAL;
+}
+
 static int h_notify_used(const struct plugvm_host *h, uint32_t q)
 {
     struct vm_device *d = D(h);
@@ -225,6 +244,9 @@ int device_create(struct vm_device *d, const struct device_env *env,
         .notify_config = h_notify_config, .add_fd = h_add_fd, .add_timer = h_add_timer,
         .del_event = h_del_event, .start_worker = h_start_worker, .join_worker = h_join_worker,
         .vq_avail = h_vq_avail,
+        .vq_unpop = h_vq_unpop,
+        .vq_push_many = h_vq_push_many,
+        .vq_set_notify = h_vq_set_notify,
     };
     int rc = d->ops->create(&d->host, &d->settings.handle, &d->info, &d->instance);
     if (rc)

@@ -23,6 +23,11 @@ static void set_avail_event(const struct virtq *q, uint16_t v)
     *(volatile uint16_t *)(q->used + 4 + 8 * (size_t)q->num) = v;
 }
 
+static void set_used_flags(const struct virtq *q, uint16_t v)
+{
+    *(volatile uint16_t *)q->used = v;
+}
+
 void virtq_init(struct virtq *q)
 {
     memset(q, 0, sizeof(*q));
@@ -36,8 +41,10 @@ static void drop_inflight(struct virtq *q)
             free(q->inflight[i]);
     free(q->inflight);
     free(q->scratch);
+    free(q->pop_pos);
     q->inflight = NULL;
     q->scratch = NULL;
+    q->pop_pos = NULL;
 }
 
 void virtq_reset(struct virtq *q)
@@ -45,6 +52,7 @@ void virtq_reset(struct virtq *q)
     pthread_mutex_lock(&q->lock);
     drop_inflight(q);
     q->ready = q->broken = q->event_idx = q->indirect = q->signalled_valid = false;
+    q->no_notify = false;
     q->num = 0;
     q->desc = NULL;
     q->avail = NULL;
@@ -75,9 +83,11 @@ int virtq_setup(struct virtq *q, const struct guest_mem *mem, uint16_t num, uint
         return -EINVAL;
     struct plugvm_iov *scratch = calloc(num, sizeof(*scratch));
     struct plugvm_iov **inflight = calloc(num, sizeof(*inflight));
-    if (!scratch || !inflight) {
+    uint16_t *pop_pos = calloc(num, sizeof(*pop_pos));
+    if (!scratch || !inflight || !pop_pos) {
         free(scratch);
         free(inflight);
+        free(pop_pos);
         return -ENOMEM;
     }
     pthread_mutex_lock(&q->lock);
@@ -91,8 +101,10 @@ int virtq_setup(struct virtq *q, const struct guest_mem *mem, uint16_t num, uint
     q->indirect = indirect;
     q->scratch = scratch;
     q->inflight = inflight;
+    q->pop_pos = pop_pos;
     q->last_avail = q->used_idx = q->signalled_used = 0;
     q->signalled_valid = false;
+    q->no_notify = false;
     q->broken = false;
     q->ready = true;
     pthread_mutex_unlock(&q->lock);
@@ -133,6 +145,15 @@ void virtq_set_cursors(struct virtq *q, const struct virtq_cursors *c)
     q->signalled_used = c->signalled_used;
     q->signalled_valid = c->signalled_valid;
     q->broken = c->broken;
+    /* Notifications on, whatever the saved VM's device had asked: the
+     * restored device starts without that wish (it may ask again), and a
+     * suppression left in the rings would keep the driver from ever
+     * notifying it. */
+    q->no_notify = false;
+    if (q->event_idx)
+        set_avail_event(q, q->last_avail);
+    else
+        set_used_flags(q, 0);
     pthread_mutex_unlock(&q->lock);
 }
 
@@ -183,7 +204,13 @@ static int walk(struct virtq *q, uint16_t head, struct plugvm_chain *c)
             readable += d.len;
         if (readable > UINT32_MAX || writable > UINT32_MAX)
             return -1;
-        q->scratch[n++] = (struct plugvm_iov){hva, d.len, w};
+        /* Padding included: it is the struct's room to grow (host.h), so
+         * it must read as zero to a plugin of a later minor. */
+        struct plugvm_iov *v = &q->scratch[n++];
+        memset(v, 0, sizeof(*v));
+        v->addr = hva;
+        v->len = d.len;
+        v->writable = w;
         if (!(d.flags & VIRTQ_DESC_F_NEXT))
             break;
         i = d.next;
@@ -220,7 +247,7 @@ int virtq_pop(struct virtq *q, struct plugvm_chain *out)
     uint16_t head = avail_ring(q, q->last_avail & (q->num - 1));
     if (head >= q->num || q->inflight[head])
         goto broken;
-    struct plugvm_chain c;
+    struct plugvm_chain c = {0};
     int n = walk(q, head, &c);
     if (n < 0)
         goto broken;
@@ -231,8 +258,9 @@ int virtq_pop(struct virtq *q, struct plugvm_chain *out)
     }
     memcpy(c.iov, q->scratch, (size_t)n * sizeof(*c.iov));
     q->inflight[head] = c.iov;
+    q->pop_pos[head] = q->last_avail;
     q->last_avail++;
-    if (q->event_idx) {
+    if (q->event_idx && !q->no_notify) {
         /* §2.7.10: ask to be notified when the driver adds past this one. */
         set_avail_event(q, q->last_avail);
         atomic_thread_fence(memory_order_seq_cst);
@@ -248,26 +276,95 @@ out:
     return rc;
 }
 
-int virtq_push(struct virtq *q, const struct plugvm_chain *c, uint32_t written)
+int virtq_push_many(struct virtq *q, const struct plugvm_chain *const *c, const uint32_t *written,
+                    uint32_t n)
 {
     pthread_mutex_lock(&q->lock);
-    if (!q->ready || c->head >= q->num || !q->inflight[c->head] ||
-        q->inflight[c->head] != c->iov) {
+    if (!q->ready || n > q->num) {
         pthread_mutex_unlock(&q->lock);
         return -EINVAL;
     }
-    if (written > c->writable_bytes)
-        written = c->writable_bytes;
-    free(q->inflight[c->head]);
-    q->inflight[c->head] = NULL;
-    volatile uint8_t *e = q->used + 4 + 8 * (size_t)(q->used_idx & (q->num - 1));
-    *(volatile uint32_t *)e = c->head;
-    *(volatile uint32_t *)(e + 4) = written;
-    /* §2.7.13.3.1: the entry is visible before the index that publishes it. */
+    /* Every chain checked before any is pushed: each in flight, none
+     * twice (a chain is taken out of flight as it is checked, and put
+     * back if a later one fails), so a bad batch changes nothing. */
+    uint32_t ok = 0;
+    for (; ok < n; ok++) {
+        const struct plugvm_chain *x = c[ok];
+        if (x->head >= q->num || !q->inflight[x->head] || q->inflight[x->head] != x->iov)
+            break;
+        q->inflight[x->head] = NULL;
+    }
+    if (ok < n) {
+        while (ok--)
+            q->inflight[c[ok]->head] = c[ok]->iov;
+        pthread_mutex_unlock(&q->lock);
+        return -EINVAL;
+    }
+    uint16_t idx = q->used_idx;
+    for (uint32_t i = 0; i < n; i++, idx++) {
+        uint32_t w = written[i] > c[i]->writable_bytes ? c[i]->writable_bytes : written[i];
+        free(c[i]->iov);
+        volatile uint8_t *e = q->used + 4 + 8 * (size_t)(idx & (q->num - 1));
+        *(volatile uint32_t *)e = c[i]->head;
+        *(volatile uint32_t *)(e + 4) = w;
+    }
+    /* §2.7.13.3.1: the entries are visible before the index that publishes
+     * them; one index store publishes the whole batch. */
     atomic_thread_fence(memory_order_release);
-    *used_idx_ptr(q) = ++q->used_idx;
+    q->used_idx = idx;
+    *used_idx_ptr(q) = idx;
     pthread_mutex_unlock(&q->lock);
     return 0;
+}
+
+int virtq_push(struct virtq *q, const struct plugvm_chain *c, uint32_t written)
+{
+    return virtq_push_many(q, &c, &written, 1);
+}
+
+int virtq_unpop(struct virtq *q, const struct plugvm_chain *c)
+{
+    pthread_mutex_lock(&q->lock);
+    /* Only the chain taken at the avail slot just before last_avail, as
+     * our own record says (pop_pos), never the guest's ring, which it may
+     * have rewritten since: the next pop then reads that slot again. */
+    if (!q->ready || c->head >= q->num || !q->inflight[c->head] ||
+        q->inflight[c->head] != c->iov || q->pop_pos[c->head] != (uint16_t)(q->last_avail - 1)) {
+        pthread_mutex_unlock(&q->lock);
+        return -EINVAL;
+    }
+    free(q->inflight[c->head]);
+    q->inflight[c->head] = NULL;
+    q->last_avail--;
+    if (q->event_idx && !q->no_notify)
+        set_avail_event(q, q->last_avail);
+    pthread_mutex_unlock(&q->lock);
+    return 0;
+}
+
+int virtq_set_notify(struct virtq *q, bool enable)
+{
+    pthread_mutex_lock(&q->lock);
+    if (!q->ready) {
+        pthread_mutex_unlock(&q->lock);
+        return -EINVAL;
+    }
+    q->no_notify = !enable;
+    /* §2.7.7 / §2.7.10: with EVENT_IDX, avail_event is left behind while
+     * off (the driver notifies only when its index passes it) and brought
+     * to last_avail when back on; without it, the used ring's flag. */
+    if (q->event_idx) {
+        if (enable)
+            set_avail_event(q, q->last_avail);
+    } else {
+        set_used_flags(q, enable ? 0 : VIRTQ_USED_F_NO_NOTIFY);
+    }
+    /* The wish must be visible before we look at the avail index, or a
+     * chain added in between gets neither a notify nor a look. */
+    atomic_thread_fence(memory_order_seq_cst);
+    int more = !q->broken && avail_idx(q) != q->last_avail;
+    pthread_mutex_unlock(&q->lock);
+    return enable ? more : 0;
 }
 
 /* §2.7.10.1 vring_need_event: whether used_event lies in (old, new]. */

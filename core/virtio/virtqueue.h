@@ -52,6 +52,8 @@ struct virtq {
     bool signalled_valid;
     struct plugvm_iov *scratch;  /* num entries: the chain being walked */
     struct plugvm_iov **inflight; /* per head: the chain handed out, or NULL */
+    uint16_t *pop_pos;  /* per head in flight: the last_avail it was popped at */
+    bool no_notify;     /* the device asked for no notifications (virtq_set_notify) */
 };
 
 /* Sets the queue up from the driver's registers: size `num` (a power of 2,
@@ -79,6 +81,26 @@ uint32_t virtq_avail_count(struct virtq *q);
 /* Puts a popped chain on the used ring with `written` bytes (clamped to
  * its writable bytes). 0, or -EINVAL for a chain not in flight. */
 int virtq_push(struct virtq *q, const struct plugvm_chain *c, uint32_t written);
+
+/* Puts n popped chains on the used ring, c[i] with written[i] bytes
+ * (clamped to its writable bytes), and publishes them with one store of
+ * the used index. 0, or -EINVAL with nothing pushed when any chain is not
+ * in flight or appears twice, or n exceeds the queue size. */
+int virtq_push_many(struct virtq *q, const struct plugvm_chain *const *c, const uint32_t *written,
+                    uint32_t n);
+
+/* Gives a popped chain back unused: the avail slot it came from is taken
+ * again by the next pop. Only the chain popped at the slot just before the
+ * next one to take (so several go back in the reverse order of their
+ * pops). 0, or -EINVAL. */
+int virtq_unpop(struct virtq *q, const struct plugvm_chain *c);
+
+/* Asks the driver to stop (false) or resume (true) notifying this queue
+ * (VIRTQ_USED_F_NO_NOTIFY, or avail_event with EVENT_IDX). On resume,
+ * returns 1 when chains are waiting (they will bring no notify: poll
+ * again), else 0; -EINVAL when the queue is not ready. Reset and restore
+ * turn notifications back on. */
+int virtq_set_notify(struct virtq *q, bool enable);
 
 /* Whether the driver wants an interrupt now for what was pushed since the
  * last one (§2.7.7.2: used_event with EVENT_IDX, else the avail ring's

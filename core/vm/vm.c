@@ -439,6 +439,11 @@ static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plug
         pv_err("%s", err);
         return -1;
     }
+    /* Everything restored and activated, no vCPU yet: what a device must
+     * tell its driver about the time that passed (device.h). */
+    for (size_t i = 0; rs && i < vm->ndevices; i++)
+        if (vm->dev[i].ops->restored)
+            vm->dev[i].ops->restored(vm->dev[i].instance);
     return 0;
 }
 

@@ -67,6 +67,9 @@ struct plugvm_vm_params {
     size_t nmasks;
     const struct plugvm_mem_region *regions;
     size_t nregions;
+    /* Zero: room for a later 1.x minor's parameters (zero = today's
+     * behaviour). */
+    uint64_t reserved[4];
 };
 
 /* x86 segment register as the architecture defines its descriptor cache
@@ -97,6 +100,9 @@ struct plugvm_x86_regs {
     struct plugvm_x86_segment cs, ds, es, fs, gs, ss, tr, ldt;
     struct plugvm_x86_dtable gdt, idt;
     uint64_t cr0, cr2, cr3, cr4, cr8, efer;
+    /* Zero: room for a later 1.x minor (both sides declare these on
+     * their own stacks, so the size cannot grow within a major). */
+    uint64_t reserved[8];
 };
 
 /* Why vcpu_run returned. */
@@ -139,6 +145,9 @@ struct plugvm_exit {
         struct {
             const char *what;
         } error;
+        /* Room for the members of exit reasons a later 1.x minor adds:
+         * the core declares the struct, the backend fills it. */
+        uint64_t reserved[8];
     };
 };
 

@@ -6,20 +6,38 @@
  * queues, and the core runs the transport, validates descriptor chains and
  * calls the ops below.
  *
- * Threading: create, destroy, quiesce, resume, save and restore are called
- * on the core's control thread, never concurrently with each other.
- * activate and reset are called on the vCPU thread whose register write
- * caused them (Status = DRIVER_OK, Status = 0), with the transport's lock
- * held: they must not wait for the guest, and a worker must never need a
- * vCPU to make progress (host services a worker calls take no transport
- * lock). reset may come without a prior activate, and twice in a row; at
- * teardown it is called once more, on the control thread, just before
- * destroy. reset may block only to stop the device's own workers (the
- * transport frees chains in flight as soon as it returns). notify runs on
- * the event-loop thread (ioeventfd) without the transport lock, so it may
- * overlap activate or reset, or, with backends without ioeventfd, on a
- * vCPU thread: it must not block, only wake the device's worker. config_read/config_write run on a vCPU thread and must
- * not block.
+ * Threading (core/vm: which thread calls what today):
+ *   create, restore, restored  the main thread, before any vCPU runs.
+ *   destroy                    the main thread at teardown, after every
+ *                              vCPU and the event loop stopped, just
+ *                              after one last reset.
+ *   quiesce, resume, save      the event-loop thread (the control
+ *                              socket's pause and snapshot), with every
+ *                              vCPU parked; never concurrently with each
+ *                              other.
+ *   activate, reset            the vCPU thread whose register write caused
+ *                              them (Status = DRIVER_OK, Status = 0), with
+ *                              the transport's lock held; at a restore,
+ *                              activate runs on the main thread, after
+ *                              restore. They must not wait for the guest,
+ *                              and a worker must never need a vCPU to make
+ *                              progress (host services a worker calls take
+ *                              no transport lock). reset may come without
+ *                              a prior activate, and twice in a row. reset
+ *                              may block only to stop the device's own
+ *                              workers, which must therefore stop between
+ *                              chains even while the guest keeps refilling
+ *                              the ring (docs/PLUGINS.md); the transport
+ *                              frees chains in flight as soon as it returns.
+ *   notify                     the event-loop thread (ioeventfd) without
+ *                              the transport lock, so it may overlap
+ *                              activate or reset; with backends without
+ *                              ioeventfd, a vCPU thread. Must not block:
+ *                              wake the device's worker, or pop and serve
+ *                              what cannot block.
+ *   config_read, config_write  a vCPU thread, transport lock held; must
+ *                              not block.
+ * Which of them may pop and push chains: host.h, "Virtqueues".
  */
 #ifndef PLUGVM_DEVICE_H
 #define PLUGVM_DEVICE_H
@@ -50,6 +68,9 @@ extern "C" {
  *   num_queues      1..PLUGVM_DEVICE_MAX_QUEUES.
  *   queue_max_size  QueueNumMax for every queue: power of 2, 1..32768.
  *   config_size     bytes of device-specific config space, 0..256.
+ *   reserved        zero (fill the struct with a compound literal or
+ *                   memset): a later 1.x minor may define fields here, with
+ *                   zero meaning what the core does today.
  */
 struct plugvm_device_info {
     uint32_t device_id;
@@ -57,6 +78,7 @@ struct plugvm_device_info {
     uint32_t num_queues;
     uint32_t queue_max_size;
     uint32_t config_size;
+    uint32_t reserved[7];
 };
 
 struct plugvm_device_ops {
@@ -102,6 +124,16 @@ struct plugvm_device_ops {
     /* Restores what save wrote into a freshly created instance. Errors name
      * the record through host->log; -EBADMSG, -EINVAL. */
     int (*restore)(void *instance, struct plugvm_record_reader *r);
+
+    /* --- Optional, check with PLUGVM_HAS. --- */
+
+    /* Called once after a restore, when every record was read and the
+     * device activated (if its driver had set DRIVER_OK), before any vCPU
+     * runs; main thread. What a device must do because time passed and
+     * its peers changed: vsock queues VIRTIO_VSOCK_EVENT_TRANSPORT_RESET
+     * here (§5.10.6.6), a network device announces itself. It may pop and
+     * push chains and raise interrupts. */
+    void (*restored)(void *instance);
 };
 
 #ifdef __cplusplus

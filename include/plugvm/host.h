@@ -33,7 +33,10 @@ struct plugvm_virtqueue;
  * the host pointer for the buffer's guest-physical range, already checked to
  * lie wholly inside guest RAM; `len` is in bytes; `writable` is true for
  * device-writable buffers (VIRTQ_DESC_F_WRITE). Readable buffers always come
- * before writable ones in a chain the core hands out.
+ * before writable ones in a chain the core hands out. The 3 bytes of
+ * padding after `writable` are this struct's room to grow (a later 1.x
+ * minor may name them; the size, the stride of the core's arrays, stays 16
+ * bytes): the core writes them as zero.
  */
 struct plugvm_iov {
     void *addr;
@@ -46,14 +49,18 @@ struct plugvm_iov {
  * descriptor index to hand back to push; `iov` holds `niov` buffers (at most
  * the queue size); readable_bytes / writable_bytes are the sums of the
  * readable and writable buffers' lengths (each at most 2^32 - 1: the core
- * refuses chains whose total overflows).
+ * refuses chains whose total overflows). The core fills the whole struct,
+ * `reserved` as zero: a later 1.x minor may add fields there, and a plugin
+ * built with these headers has room for them in the chains it declares.
  */
 struct plugvm_chain {
     uint16_t head;
     uint16_t niov;
     uint32_t readable_bytes;
     uint32_t writable_bytes;
+    uint32_t reserved0;
     struct plugvm_iov *iov;
+    uint64_t reserved[2];
 };
 
 /* Callback for an event-loop file descriptor or timer; runs on the core's
@@ -80,10 +87,13 @@ struct plugvm_host {
      * The pointer stays valid until the VM is destroyed. Any thread. */
     void *(*gpa_to_hva)(const struct plugvm_host *h, uint64_t gpa, uint64_t len);
 
-    /* --- Virtqueues (virtio 1.2 §2.7). Called on the device's worker
-     * threads; the core serialises calls on one queue, so several workers
-     * may pop from and push to the same queue (chains then complete out of
-     * order, which virtio allows, §2.7.8). --- */
+    /* --- Virtqueues (virtio 1.2 §2.7). Called from the device's worker
+     * threads, its event-loop callbacks (fds, timers), `notify`,
+     * `activate`, `quiesce` (to give chains back with vq_unpop) and
+     * `restored`; not from `reset`, `config_read`, `config_write`, `save`
+     * or `restore`. The core serialises calls on one queue, so several
+     * threads may pop from and push to the same queue (chains then
+     * complete out of order, which virtio allows, §2.7.8). --- */
 
     /* Takes the next available chain of queue `queue` (0-based), validated:
      * 1 = a chain was taken (*out filled; its iov array is valid until the
@@ -135,6 +145,30 @@ struct plugvm_host {
      * serves one queue with several workers: whether to wake another.
      * Any thread; the count may change at once. */
     uint32_t (*vq_avail)(const struct plugvm_host *h, uint32_t queue);
+
+    /* Gives the chain `c`, popped from `queue` and not pushed, back unused:
+     * the next vq_pop takes it again (Firecracker's undo_pop). For a device
+     * holding a buffer it has nothing to put in yet, e.g. an RX buffer
+     * before a snapshot, which then holds the ring as the guest left it.
+     * Only the chain popped last at the queue's current position: several
+     * go back in the reverse order of their pops. Frees c's iov. 0, or
+     * -EINVAL (not in flight, or not the last one taken). Same threads
+     * as vq_pop. */
+    int (*vq_unpop)(const struct plugvm_host *h, uint32_t queue, const struct plugvm_chain *c);
+    /* Pushes n chains at once, c[i] with written[i] bytes, published with
+     * one store of the used index (§2.7.8): the driver sees all of them or
+     * none. Does not interrupt (notify_used). 0, or -EINVAL with nothing
+     * pushed when any chain is not in flight or appears twice. */
+    int (*vq_push_many)(const struct plugvm_host *h, uint32_t queue,
+                        const struct plugvm_chain *const *c, const uint32_t *written, uint32_t n);
+    /* Asks the driver not to notify `queue` while the device polls its
+     * avail ring itself (enable = false), or to notify again (true): §2.7.7
+     * VIRTQ_USED_F_NO_NOTIFY, or avail_event with VIRTIO_F_EVENT_IDX
+     * (§2.7.10). A hint the driver may ignore. Turning them back on returns
+     * 1 when chains arrived meanwhile (no notify will come for them: pop
+     * them), 0 when none did; -EINVAL for a queue that is not ready. A
+     * device reset and a restore turn notifications back on. */
+    int (*vq_set_notify)(const struct plugvm_host *h, uint32_t queue, bool enable);
 };
 
 #ifdef __cplusplus

@@ -76,6 +76,9 @@ struct plugvm_plugin {
     const char *version;
     const char *description;
     const void *ops;
+    /* NULL: room for what a later 1.x minor adds to the descriptor; a core
+     * of an older minor ignores it. */
+    const void *reserved[4];
 };
 
 /* Fills the ABI fields with the values of the headers being compiled. */

@@ -53,7 +53,19 @@ struct plugvm_setting_spec {
     int64_t min;
     int64_t max;
     const char *help;
+    /* NULL: a later 1.x minor may define them (a default value, a list's
+     * bounds), NULL meaning what the core does today. The entries are an
+     * array, so their size cannot grow within a major: this is the room. */
+    const void *reserved[2];
 };
+
+/* One entry, every other member zero: use these rather than positional
+ * initializers, which would not fill `reserved` (and warn with -Wextra). */
+#define PLUGVM_SETTING(name_, type_, flags_, min_, max_, help_)                                   \
+    {.name = (name_), .type = (type_), .flags = (flags_), .min = (min_), .max = (max_),          \
+     .help = (help_)}
+/* The entry that ends a table. */
+#define PLUGVM_SETTINGS_END {.name = NULL}
 
 struct plugvm_settings;
 

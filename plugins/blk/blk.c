@@ -162,16 +162,16 @@ static void worker(void *arg)
 }
 
 static const struct plugvm_setting_spec blk_settings[] = {
-    {"path", PLUGVM_SETTING_STRING, PLUGVM_SETTING_REQUIRED | PLUGVM_SETTING_PATH, 0, -1,
-     "raw disk image file or block device"},
-    {"read_only", PLUGVM_SETTING_BOOL, 0, 0, -1, "offer the disk read-only (default false)"},
-    {"cache", PLUGVM_SETTING_STRING, 0, 0, -1,
-     "\"writeback\" (host page cache, default) or \"none\" (O_DIRECT)"},
-    {"queues", PLUGVM_SETTING_INT, 0, 1, MAX_QUEUES, "request queues"},
-    {"io_threads", PLUGVM_SETTING_INT, 0, 1, MAX_WORKERS,
-     "worker threads per queue: requests of one queue served at once (default 4)"},
-    {"serial", PLUGVM_SETTING_STRING, 0, 0, -1,
-     "GET_ID answer, up to 20 printable ASCII bytes (default: from the file name)"},
+    PLUGVM_SETTING("path", PLUGVM_SETTING_STRING, PLUGVM_SETTING_REQUIRED | PLUGVM_SETTING_PATH, 0, -1,
+                   "raw disk image file or block device"),
+    PLUGVM_SETTING("read_only", PLUGVM_SETTING_BOOL, 0, 0, -1, "offer the disk read-only (default false)"),
+    PLUGVM_SETTING("cache", PLUGVM_SETTING_STRING, 0, 0, -1,
+                   "\"writeback\" (host page cache, default) or \"none\" (O_DIRECT)"),
+    PLUGVM_SETTING("queues", PLUGVM_SETTING_INT, 0, 1, MAX_QUEUES, "request queues"),
+    PLUGVM_SETTING("io_threads", PLUGVM_SETTING_INT, 0, 1, MAX_WORKERS,
+                   "worker threads per queue: requests of one queue served at once (default 4)"),
+    PLUGVM_SETTING("serial", PLUGVM_SETTING_STRING, 0, 0, -1,
+                   "GET_ID answer, up to 20 printable ASCII bytes (default: from the file name)"),
     {0},
 };
 

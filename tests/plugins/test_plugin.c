@@ -35,9 +35,9 @@ static void reset(void *i) { (void)i; }
 static void notify(void *i, uint32_t q) { (void)i; (void)q; }
 
 static const struct plugvm_setting_spec settings[] = {
-    {"path", PLUGVM_SETTING_STRING, PLUGVM_SETTING_REQUIRED, 0, -1, "a file"},
-    {"queues", PLUGVM_SETTING_INT, 0, 1, 8, "a queue count"},
-    {NULL, 0, 0, 0, 0, NULL},
+    PLUGVM_SETTING("path", PLUGVM_SETTING_STRING, PLUGVM_SETTING_REQUIRED, 0, -1, "a file"),
+    PLUGVM_SETTING("queues", PLUGVM_SETTING_INT, 0, 1, 8, "a queue count"),
+    PLUGVM_SETTINGS_END,
 };
 
 /* Set past a short table's size: the core must never call them. */

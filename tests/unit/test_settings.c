@@ -75,12 +75,12 @@ static void check_against_spec(void **state)
 {
     (void)state;
     static const struct plugvm_setting_spec spec[] = {
-        {"path", PLUGVM_SETTING_STRING, PLUGVM_SETTING_REQUIRED, 0, -1, "a file"},
-        {"queues", PLUGVM_SETTING_INT, 0, 1, 8, "a queue count"},
-        {"big", PLUGVM_SETTING_INT, 0, 0, -1, "anything"},
-        {"read_only", PLUGVM_SETTING_BOOL, 0, 0, 0, NULL},
-        {"tags", PLUGVM_SETTING_STRING_LIST, 0, 0, 0, NULL},
-        {NULL, 0, 0, 0, 0, NULL},
+        PLUGVM_SETTING("path", PLUGVM_SETTING_STRING, PLUGVM_SETTING_REQUIRED, 0, -1, "a file"),
+        PLUGVM_SETTING("queues", PLUGVM_SETTING_INT, 0, 1, 8, "a queue count"),
+        PLUGVM_SETTING("big", PLUGVM_SETTING_INT, 0, 0, -1, "anything"),
+        PLUGVM_SETTING("read_only", PLUGVM_SETTING_BOOL, 0, 0, 0, NULL),
+        PLUGVM_SETTING("tags", PLUGVM_SETTING_STRING_LIST, 0, 0, 0, NULL),
+        PLUGVM_SETTINGS_END,
     };
     config_t cfg;
     config_init(&cfg);
@@ -90,14 +90,14 @@ static void check_against_spec(void **state)
     assert_int_equal(settings_check("vm.cfg", g, "dev", spec, NULL, err, sizeof(err)), 0);
     /* Without "tags" in the table it is unknown; listed as extra it passes. */
     static const struct plugvm_setting_spec narrow[] = {
-        {"path", PLUGVM_SETTING_STRING, 0, 0, -1, NULL},
-        {"queues", PLUGVM_SETTING_INT, 0, 1, 8, "a queue count"},
-        {NULL, 0, 0, 0, 0, NULL},
+        PLUGVM_SETTING("path", PLUGVM_SETTING_STRING, 0, 0, -1, NULL),
+        PLUGVM_SETTING("queues", PLUGVM_SETTING_INT, 0, 1, 8, "a queue count"),
+        PLUGVM_SETTINGS_END,
     };
     static const struct plugvm_setting_spec tight[] = {
-        {"path", PLUGVM_SETTING_STRING, 0, 0, -1, NULL},
-        {"queues", PLUGVM_SETTING_INT, 0, 1, 2, "a queue count"},
-        {NULL, 0, 0, 0, 0, NULL},
+        PLUGVM_SETTING("path", PLUGVM_SETTING_STRING, 0, 0, -1, NULL),
+        PLUGVM_SETTING("queues", PLUGVM_SETTING_INT, 0, 1, 2, "a queue count"),
+        PLUGVM_SETTINGS_END,
     };
     static const char *const extra[] = {"big", "read_only", "tags", NULL};
     assert_int_equal(settings_check("vm.cfg", g, "dev", narrow, NULL, err, sizeof(err)), -1);

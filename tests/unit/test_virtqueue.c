@@ -361,6 +361,126 @@ static void interrupt_suppression(void **state)
     }
 }
 
+static uint16_t used_idx(void)
+{
+    uint16_t v;
+    memcpy(&v, used() + 2, 2);
+    return v;
+}
+
+/* vq_unpop: the chain taken last goes back and is taken again; any other
+ * (an older one, one already pushed or given back) is refused with the
+ * queue unchanged. Several go back newest first. */
+static void unpop_gives_back_the_last(void **state)
+{
+    (void)state;
+    for (unsigned i = 0; i < 3; i++) {
+        set_desc(DESC, i, DATA + 0x100 * i, 16, VIRTQ_DESC_F_WRITE, 0);
+        offer((uint16_t)i);
+    }
+    struct plugvm_chain a, b;
+    assert_int_equal(virtq_pop(&C.q, &a), 1);
+    assert_int_equal(virtq_pop(&C.q, &b), 1);
+    assert_int_equal(virtq_unpop(&C.q, &a), -EINVAL); /* not the last taken */
+    assert_int_equal(virtq_unpop(&C.q, &b), 0);
+    assert_int_equal(virtq_unpop(&C.q, &b), -EINVAL); /* already back */
+    assert_int_equal(virtq_unpop(&C.q, &a), 0);       /* now it is the last */
+    assert_int_equal(virtq_avail_count(&C.q), 3);
+    /* The guest rewrote the slot after our pop: our own record decides. */
+    struct plugvm_chain c;
+    assert_int_equal(virtq_pop(&C.q, &c), 1);
+    assert_int_equal(c.head, 0);
+    avail()[2] = 2;
+    assert_int_equal(virtq_unpop(&C.q, &c), 0);
+    assert_int_equal(virtq_pop(&C.q, &c), 1);
+    assert_int_equal(c.head, 2); /* what the slot says now */
+    assert_int_equal(virtq_push(&C.q, &c, 16), 0);
+    assert_int_equal(virtq_unpop(&C.q, &c), -EINVAL); /* pushed, not in flight */
+    assert_false(C.q.broken);
+    struct virtq_cursors cur;
+    assert_true(virtq_get_cursors(&C.q, &cur)); /* nothing left in flight */
+}
+
+/* vq_push_many: one index store for the batch; a bad batch (a chain twice,
+ * one never popped) pushes nothing. */
+static void push_many_all_or_nothing(void **state)
+{
+    (void)state;
+    struct plugvm_chain c[3];
+    for (unsigned i = 0; i < 3; i++) {
+        set_desc(DESC, i, DATA + 0x100 * i, 16, VIRTQ_DESC_F_WRITE, 0);
+        offer((uint16_t)i);
+        assert_int_equal(virtq_pop(&C.q, &c[i]), 1);
+    }
+    const struct plugvm_chain *dup[] = {&c[0], &c[1], &c[0]};
+    const uint32_t w[] = {1, 2, 3};
+    assert_int_equal(virtq_push_many(&C.q, dup, w, 3), -EINVAL);
+    struct plugvm_chain fake = c[2];
+    fake.head = 5;
+    const struct plugvm_chain *bad[] = {&c[0], &fake};
+    assert_int_equal(virtq_push_many(&C.q, bad, w, 2), -EINVAL);
+    assert_int_equal(used_idx(), 0);
+    const struct plugvm_chain *all[] = {&c[2], &c[0], &c[1]};
+    assert_int_equal(virtq_push_many(&C.q, all, w, 3), 0);
+    assert_int_equal(used_idx(), 3);
+    uint32_t id, len;
+    memcpy(&id, used() + 4 + 8, 4);
+    memcpy(&len, used() + 8 + 8, 4);
+    assert_int_equal(id, 0);
+    assert_int_equal(len, 2);
+    assert_int_equal(virtq_push(&C.q, &c[1], 1), -EINVAL); /* already pushed */
+}
+
+/* vq_set_notify without EVENT_IDX: the used ring's NO_NOTIFY flag; back on,
+ * it says whether chains arrived meanwhile. */
+static void notify_suppression(void **state)
+{
+    (void)state;
+    assert_int_equal(virtq_set_notify(&C.q, false), 0);
+    assert_int_equal(*(uint16_t *)used() & VIRTQ_USED_F_NO_NOTIFY, VIRTQ_USED_F_NO_NOTIFY);
+    set_desc(DESC, 0, DATA, 16, VIRTQ_DESC_F_WRITE, 0);
+    offer(0);
+    assert_int_equal(virtq_set_notify(&C.q, true), 1); /* one came: poll it */
+    assert_int_equal(*(uint16_t *)used(), 0);
+    struct plugvm_chain c;
+    assert_int_equal(virtq_pop(&C.q, &c), 1);
+    assert_int_equal(virtq_set_notify(&C.q, true), 0);
+    /* A reset turns them back on; a queue not ready refuses. */
+    assert_int_equal(virtq_set_notify(&C.q, false), 0);
+    virtq_reset(&C.q);
+    assert_false(C.q.no_notify);
+    assert_int_equal(virtq_set_notify(&C.q, false), -EINVAL);
+}
+
+/* With EVENT_IDX: avail_event stays where it was while off, and pops do not
+ * move it; back on, it is brought to the next slot to take. A restore turns
+ * them back on. */
+static void notify_suppression_event_idx(void **state)
+{
+    (void)state;
+    assert_int_equal(virtq_setup(&C.q, &C.mem, NUM, DESC, AVAIL, USED, true, true), 0);
+    memset(avail(), 0, 6 + 2 * NUM);
+    uint16_t *avail_event = (uint16_t *)(used() + 4 + 8 * NUM);
+    *avail_event = 0;
+    set_desc(DESC, 0, DATA, 16, VIRTQ_DESC_F_WRITE, 0);
+    set_desc(DESC, 1, DATA + 0x100, 16, VIRTQ_DESC_F_WRITE, 0);
+    assert_int_equal(virtq_set_notify(&C.q, false), 0);
+    offer(0);
+    offer(1);
+    struct plugvm_chain c;
+    assert_int_equal(virtq_pop(&C.q, &c), 1);
+    assert_int_equal(*avail_event, 0); /* left behind: no notifies wanted */
+    assert_int_equal(virtq_set_notify(&C.q, true), 1); /* chain 1 still waits */
+    assert_int_equal(*avail_event, 1);
+    assert_int_equal(virtq_set_notify(&C.q, false), 0);
+    assert_int_equal(virtq_push(&C.q, &c, 0), 0);
+    struct virtq_cursors cur;
+    assert_true(virtq_get_cursors(&C.q, &cur));
+    virtq_set_cursors(&C.q, &cur);
+    assert_false(C.q.no_notify);
+    assert_int_equal(*avail_event, 1);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -373,7 +493,8 @@ int main(void)
         T(indirect_good),           T(indirect_in_indirect),   T(indirect_with_next),
         T(indirect_bad_length),     T(indirect_zero_length),   T(indirect_not_negotiated),
         T(zero_length_buffer_is_fine), T(bad_setups_refused),  T(reset_clears_broken),
-        T(interrupt_suppression),
+        T(interrupt_suppression),   T(unpop_gives_back_the_last), T(push_many_all_or_nothing),
+        T(notify_suppression),      T(notify_suppression_event_idx),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -154,7 +154,7 @@ static void rng_destroy(void *instance)
 }
 
 /* No settings: the table is just its terminator. */
-static const struct plugvm_setting_spec rng_settings[] = {{0}};
+static const struct plugvm_setting_spec rng_settings[] = {PLUGVM_SETTINGS_END};
 
 static const struct plugvm_device_ops rng_ops = {
     .size = sizeof(struct plugvm_device_ops),
