@@ -147,6 +147,34 @@ static int load_devices(struct vm_config *c, char *err, size_t errlen)
     return 0;
 }
 
+/* What follows the parse, from a file or from memory: only known groups
+ * at the top, then `vm` and `devices`, relative names looked up in dir. */
+static int load_parsed(struct vm_config *c, const char *dir, char *err, size_t errlen)
+{
+    /* Only `vm` and `devices` exist at the top; anything else is a typo
+     * that would otherwise be silently ignored. */
+    const config_setting_t *root = config_root_setting(&c->cfg);
+    for (int i = 0; i < config_setting_length(root); i++) {
+        const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+        const char *name = config_setting_name(s);
+        if (strcmp(name, "vm") && strcmp(name, "devices")) {
+            char at[512];
+            return pv_fail(err, errlen, "%s: unknown top-level setting '%s'; expected 'vm' or "
+                           "'devices'", settings_where(c->path, s, at, sizeof(at)), name);
+        }
+    }
+    if (load_vm(c, dir, err, errlen) || load_devices(c, err, errlen))
+        return -1;
+    return 0;
+}
+
+static void syntax_error(const struct vm_config *c, char *err, size_t errlen)
+{
+    const char *f = config_error_file(&c->cfg);
+    pv_fail(err, errlen, "%s:%d: syntax error: %s", f ? f : c->path, config_error_line(&c->cfg),
+            config_error_text(&c->cfg));
+}
+
 int config_load(struct vm_config *c, const char *path, char *err, size_t errlen)
 {
     memset(c, 0, sizeof(*c));
@@ -164,29 +192,32 @@ int config_load(struct vm_config *c, const char *path, char *err, size_t errlen)
     char *dir = paths_dirname(path);
     config_set_include_dir(&c->cfg, dir);
     if (!config_read_file(&c->cfg, path)) {
-        const char *f = config_error_file(&c->cfg);
-        pv_fail(err, errlen, "%s:%d: syntax error: %s", f ? f : path, config_error_line(&c->cfg),
-             config_error_text(&c->cfg));
+        syntax_error(c, err, errlen);
         free(dir);
         goto bad;
     }
-    /* Only `vm` and `devices` exist at the top; anything else is a typo
-     * that would otherwise be silently ignored. */
-    const config_setting_t *root = config_root_setting(&c->cfg);
-    for (int i = 0; i < config_setting_length(root); i++) {
-        const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
-        const char *name = config_setting_name(s);
-        if (strcmp(name, "vm") && strcmp(name, "devices")) {
-            char at[512];
-            pv_fail(err, errlen, "%s: unknown top-level setting '%s'; expected 'vm' or 'devices'",
-                 settings_where(path, s, at, sizeof(at)), name);
-            free(dir);
-            goto bad;
-        }
-    }
-    int rc = load_vm(c, dir, err, errlen);
+    int rc = load_parsed(c, dir, err, errlen);
     free(dir);
-    if (rc || load_devices(c, err, errlen))
+    if (rc)
+        goto bad;
+    return 0;
+bad:
+    config_free(c);
+    return -1;
+}
+
+int config_load_string(struct vm_config *c, const char *name, const char *text, const char *dir,
+                       char *err, size_t errlen)
+{
+    memset(c, 0, sizeof(*c));
+    config_init(&c->cfg);
+    c->path = strdup(name);
+    config_set_include_dir(&c->cfg, dir);
+    if (!config_read_string(&c->cfg, text)) {
+        syntax_error(c, err, errlen);
+        goto bad;
+    }
+    if (load_parsed(c, dir, err, errlen))
         goto bad;
     return 0;
 bad:

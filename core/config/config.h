@@ -52,6 +52,11 @@ struct vm_config {
  * config_free must be called. Relative file paths are looked up with
  * paths_find_image (core/util/paths.h). */
 int config_load(struct vm_config *c, const char *path, char *err, size_t errlen);
+/* The same from the NUL-terminated `text`, named `name` in messages, its
+ * relative file names and @include looked up in `dir`: the fuzz target's
+ * entry (no file per input). */
+int config_load_string(struct vm_config *c, const char *name, const char *text, const char *dir,
+                       char *err, size_t errlen);
 void config_free(struct vm_config *c);
 /* Sets a device's string setting from "devices[N].SETTING=VALUE" (a
  * restore's override of a path), before the devices are checked and

@@ -136,25 +136,72 @@ int statefile_write(int fd, const struct statefile_header *h, const struct state
     return 0;
 }
 
-static bool owner_eq(struct statefile_owner a, struct statefile_owner b)
+_Thread_local unsigned long long statefile_owner_compares;
+
+static int owner_cmp(struct statefile_owner a, struct statefile_owner b)
 {
-    return a.kind == b.kind && a.index == b.index;
+    statefile_owner_compares++;
+    if (a.kind != b.kind)
+        return a.kind < b.kind ? -1 : 1;
+    return a.index < b.index ? -1 : a.index > b.index;
 }
 
+/* statefile_find used to walk every section per lookup, and the parser
+ * every section per record: quadratic in the owners a hostile file names
+ * (issue 12). A binary search over the owner-ordered index instead. */
 const struct statefile_section *statefile_find(const struct statefile *sf,
                                                struct statefile_owner owner)
 {
-    for (size_t i = 0; i < sf->nsections; i++)
-        if (owner_eq(sf->sections[i].owner, owner))
-            return &sf->sections[i];
+    size_t lo = 0, hi = sf->nsections;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = owner_cmp(sf->sections[sf->by_owner[mid]].owner, owner);
+        if (c == 0)
+            return &sf->sections[sf->by_owner[mid]];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return NULL;
 }
 
 void statefile_free(struct statefile *sf)
 {
     free(sf->sections);
+    free(sf->by_owner);
     free(sf->storage);
     memset(sf, 0, sizeof(*sf));
+}
+
+/* A record met by pass 1: its owner, number in the file, offset, body length. */
+struct rec {
+    struct statefile_owner owner;
+    uint32_t n;
+    size_t at;
+    uint32_t blen;
+};
+
+static int rec_cmp(const void *a, const void *b)
+{
+    const struct rec *x = a, *y = b;
+    int c = owner_cmp(x->owner, y->owner);
+    return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+/* One owner's section, with its first record's number (file order) and
+ * its place in owner order. */
+struct group {
+    struct statefile_section sec;
+    uint32_t first;
+    size_t rank;
+};
+
+static int group_cmp(const void *a, const void *b)
+{
+    const struct group *x = a, *y = b;
+    statefile_owner_compares++;
+    return (x->first > y->first) - (x->first < y->first);
 }
 
 int statefile_parse(struct statefile *sf, const char *path, const uint8_t *data, size_t len,
@@ -183,12 +230,19 @@ int statefile_parse(struct statefile *sf, const char *path, const uint8_t *data,
     sf->header.memory_bytes = get_le(data + 48, 8);
     uint32_t count = (uint32_t)get_le(data + 56, 4);
 
-    /* Pass 1: every record's bounds, CRC and owner; bytes per owner. */
-    struct statefile_section *secs = NULL;
-    size_t nsecs = 0, at = STATEFILE_HEADER_SIZE;
+    /* Pass 1: every record's bounds, CRC and owner. Each record takes at
+     * least its 24-byte header, so no more than that many are allocated
+     * for, whatever `count` claims: one more would be past the end. */
+    size_t cap = (len - STATEFILE_HEADER_SIZE) / STATEFILE_RECORD_HEADER_SIZE;
+    if (cap > count)
+        cap = count;
+    struct rec *recs = malloc((cap ? cap : 1) * sizeof(*recs));
+    if (!recs)
+        return pv_fail(err, errlen, "%s: out of memory for %zu records", path, cap);
+    size_t at = STATEFILE_HEADER_SIZE;
     for (uint32_t i = 0; i < count; i++) {
         if (len - at < STATEFILE_RECORD_HEADER_SIZE) {
-            free(secs);
+            free(recs);
             return pv_fail(err, errlen, "%s: truncated: record %u of %u is missing", path, i + 1,
                            count);
         }
@@ -198,81 +252,81 @@ int statefile_parse(struct statefile *sf, const char *path, const uint8_t *data,
         char on[32];
         statefile_owner_name(o, on, sizeof(on));
         if (blen > len - at - STATEFILE_RECORD_HEADER_SIZE) {
-            free(secs);
+            free(recs);
             return pv_fail(err, errlen, "%s: truncated: record %u (%s, tag %u) says %u bytes, "
                            "%zu remain", path, i + 1, on, tag, blen,
                            len - at - STATEFILE_RECORD_HEADER_SIZE);
         }
         if (get_le(r + 20, 4) != crc(r, 20, r + STATEFILE_RECORD_HEADER_SIZE, blen)) {
-            free(secs);
+            free(recs);
             return pv_fail(err, errlen, "%s: record %u (%s, tag %u): CRC32 does not match: the "
                            "file is damaged", path, i + 1, on, tag);
         }
         if (o.kind < STATEFILE_OWNER_CORE || o.kind > STATEFILE_OWNER_TRANSPORT) {
-            free(secs);
+            free(recs);
             return pv_fail(err, errlen, "%s: record %u: unknown owner kind %u", path, i + 1,
                            o.kind);
         }
-        size_t k = 0;
-        while (k < nsecs && !owner_eq(secs[k].owner, o))
-            k++;
-        if (k == nsecs) {
-            struct statefile_section *grown = realloc(secs, (nsecs + 1) * sizeof(*secs));
-            if (!grown) {
-                free(secs);
-                return pv_fail(err, errlen, "%s: out of memory", path);
-            }
-            secs = grown;
-            secs[nsecs++] = (struct statefile_section){.owner = o};
-        }
-        secs[k].len += RECORD_HEADER_SIZE + blen;
+        recs[i] = (struct rec){o, i, at, blen};
         at += STATEFILE_RECORD_HEADER_SIZE + blen;
     }
     if (at != len) {
-        free(secs);
+        free(recs);
         return pv_fail(err, errlen, "%s: %zu bytes after the last of its %u records", path,
                        len - at, count);
     }
 
-    /* Pass 2: each owner's records, contiguous, in the codec's layout. */
-    size_t total = 0;
-    for (size_t k = 0; k < nsecs; k++)
-        total += secs[k].len;
+    /* Pass 2: the records ordered by owner, then file order (n log n),
+     * each owner's run copied contiguously in the codec's layout. */
+    qsort(recs, count, sizeof(*recs), rec_cmp);
+    size_t ngroups = 0, total = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (i == 0 || owner_cmp(recs[i - 1].owner, recs[i].owner))
+            ngroups++;
+        total += RECORD_HEADER_SIZE + recs[i].blen;
+    }
+    struct group *groups = calloc(ngroups ? ngroups : 1, sizeof(*groups));
+    struct statefile_section *secs = calloc(ngroups ? ngroups : 1, sizeof(*secs));
+    size_t *by_owner = calloc(ngroups ? ngroups : 1, sizeof(*by_owner));
     uint8_t *store = malloc(total ? total : 1);
-    if (!store) {
+    if (!groups || !secs || !by_owner || !store) {
+        free(groups);
         free(secs);
-        return pv_fail(err, errlen, "%s: out of memory", path);
-    }
-    size_t *fill = calloc(nsecs ? nsecs : 1, sizeof(*fill));
-    if (!fill) {
+        free(by_owner);
         free(store);
-        free(secs);
+        free(recs);
         return pv_fail(err, errlen, "%s: out of memory", path);
     }
-    size_t off = 0;
-    for (size_t k = 0; k < nsecs; k++) {
-        fill[k] = off;
-        secs[k].data = store + off;
-        off += secs[k].len;
-    }
-    at = STATEFILE_HEADER_SIZE;
-    for (uint32_t i = 0; i < count; i++) {
-        const uint8_t *r = data + at;
-        struct statefile_owner o = {(uint32_t)get_le(r, 4), (uint32_t)get_le(r + 4, 4)};
-        uint32_t blen = (uint32_t)get_le(r + 16, 4);
-        size_t k = 0;
-        while (!owner_eq(secs[k].owner, o))
+    size_t k = 0, off = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (i > 0 && owner_cmp(recs[i - 1].owner, recs[i].owner))
             k++;
-        uint8_t *d = store + fill[k];
+        struct group *g = &groups[k];
+        if (!g->sec.data) {
+            g->sec = (struct statefile_section){.owner = recs[i].owner, .data = store + off};
+            g->first = recs[i].n;
+            g->rank = k;
+        }
+        const uint8_t *r = data + recs[i].at;
+        uint8_t *d = store + off;
         memcpy(d, r + 8, 8); /* tag, version */
-        put_le(d + 8, blen, 4);
-        memcpy(d + RECORD_HEADER_SIZE, r + STATEFILE_RECORD_HEADER_SIZE, blen);
-        fill[k] += RECORD_HEADER_SIZE + blen;
-        at += STATEFILE_RECORD_HEADER_SIZE + blen;
+        put_le(d + 8, recs[i].blen, 4);
+        memcpy(d + RECORD_HEADER_SIZE, r + STATEFILE_RECORD_HEADER_SIZE, recs[i].blen);
+        off += RECORD_HEADER_SIZE + recs[i].blen;
+        g->sec.len += RECORD_HEADER_SIZE + recs[i].blen;
     }
-    free(fill);
+    free(recs);
+    /* Sections in file order (restore names the first foreign owner met);
+     * by_owner keeps the owner order for statefile_find. */
+    qsort(groups, ngroups, sizeof(*groups), group_cmp);
+    for (size_t j = 0; j < ngroups; j++) {
+        secs[j] = groups[j].sec;
+        by_owner[groups[j].rank] = j;
+    }
+    free(groups);
     sf->sections = secs;
-    sf->nsections = nsecs;
+    sf->nsections = ngroups;
+    sf->by_owner = by_owner;
     sf->storage = store;
     return 0;
 }

@@ -60,6 +60,7 @@ struct statefile {
     struct statefile_header header;
     struct statefile_section *sections; /* one per owner met, in file order */
     size_t nsections;
+    size_t *by_owner;                   /* sections' indices in owner order (statefile_find) */
     uint8_t *storage;                   /* the sections' bytes */
 };
 
@@ -73,9 +74,13 @@ int statefile_parse(struct statefile *sf, const char *path, const uint8_t *data,
                     char *err, size_t errlen);
 void statefile_free(struct statefile *sf);
 
-/* The section of `owner`, or NULL. */
+/* The section of `owner`, or NULL. O(log n). */
 const struct statefile_section *statefile_find(const struct statefile *sf,
                                                struct statefile_owner owner);
+
+/* Owner comparisons made by statefile_parse and statefile_find in this
+ * thread, for tests that parsing and lookups stay O(n log n). */
+extern _Thread_local unsigned long long statefile_owner_compares;
 
 /* "core", "backend", "vCPU 2", "device 3": an owner for messages. */
 const char *statefile_owner_name(struct statefile_owner o, char *buf, size_t len);

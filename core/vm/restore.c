@@ -27,20 +27,63 @@
 #include "vm/snapshot.h"
 #include "vm/vm_internal.h"
 
+/* What a path that should be a regular file turned out to be. */
+static const char *file_kind(mode_t m)
+{
+    return S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device"
+           : S_ISDIR(m) ? "a folder" : S_ISSOCK(m) ? "a socket" : "not a regular file";
+}
+
+/* Opens DIR/NAME, which must be a regular file, into path (for messages)
+ * and st. A plain open() of a FIFO waits for a writer, so a snapshot
+ * folder whose state or memory was a FIFO hung `plugvm restore` forever
+ * (issue 12), and a device such as /dev/zero would have been read or
+ * mapped as a snapshot. O_NONBLOCK makes the open return at once, and
+ * fstat judges what was opened rather than what the path named a moment
+ * earlier. The fd, or -1 with err. */
+static int open_snapshot_file(const char *dir, const char *name, char *path, size_t pathlen,
+                              struct stat *st, char *err, size_t errlen)
+{
+    if ((size_t)snprintf(path, pathlen, "%s/%s", dir, name) >= pathlen)
+        return pv_fail(err, errlen, "%s: path too long", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return pv_fail(err, errlen, "%s: %s", path, strerror(errno));
+    if (fstat(fd, st)) {
+        int e = errno;
+        close(fd);
+        return pv_fail(err, errlen, "%s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st->st_mode)) {
+        close(fd);
+        return pv_fail(err, errlen, "%s: %s; a snapshot's %s must be a regular file", path,
+                       file_kind(st->st_mode), name);
+    }
+    /* Only the open needed it; later reads of the file must not depend on
+     * how a filesystem treats O_NONBLOCK on a regular file. */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK)) {
+        int e = errno;
+        close(fd);
+        return pv_fail(err, errlen, "%s: %s", path, strerror(e));
+    }
+    return fd;
+}
+
 int restore_open(struct restore_src *src, const char *dir, char *err, size_t errlen)
 {
     memset(src, 0, sizeof(*src));
     src->dir = dir;
     src->mem_fd = -1;
     char path[4096];
-    snprintf(path, sizeof(path), "%s/state", dir);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return pv_fail(err, errlen, "%s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) || st.st_size <= 0) {
+    int fd = open_snapshot_file(dir, "state", path, sizeof(path), &st, err, errlen);
+    if (fd < 0)
+        return -1;
+    if (st.st_size < STATEFILE_HEADER_SIZE) {
         close(fd);
-        return pv_fail(err, errlen, "%s: empty or unreadable", path);
+        return pv_fail(err, errlen, "%s: %lld bytes, shorter than the %u-byte header: truncated",
+                       path, (long long)st.st_size, STATEFILE_HEADER_SIZE);
     }
     void *data = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
@@ -50,11 +93,25 @@ int restore_open(struct restore_src *src, const char *dir, char *err, size_t err
     munmap(data, (size_t)st.st_size);
     if (rc)
         return -1;
-    snprintf(path, sizeof(path), "%s/memory", dir);
-    src->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* The memory file is judged here, before the backend is probed, so a
+     * wrong one is named as such on any host rather than hidden behind
+     * "backend cannot run here" (issue 12). */
+    uint64_t ram = src->sf.header.memory_bytes;
+    if (ram == 0 || (ram & 4095)) {
+        statefile_free(&src->sf);
+        return pv_fail(err, errlen, "%s: guest RAM of %llu bytes in its header; expected a "
+                       "non-zero multiple of 4096", path, (unsigned long long)ram);
+    }
+    src->mem_fd = open_snapshot_file(dir, "memory", path, sizeof(path), &st, err, errlen);
     if (src->mem_fd < 0) {
         statefile_free(&src->sf);
-        return pv_fail(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if ((uint64_t)st.st_size != ram) {
+        pv_fail(err, errlen, "%s: %llu bytes; expected %llu, the guest RAM %s/state says it "
+                "holds", path, (unsigned long long)st.st_size, (unsigned long long)ram, dir);
+        restore_close(src);
+        return -1;
     }
     return 0;
 }

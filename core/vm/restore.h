@@ -19,7 +19,10 @@ struct restore_src {
     struct record_buf_reader core; /* the core's records, from restore_check on */
 };
 
-/* Reads and checks DIR/state, opens DIR/memory. */
+/* Reads and checks DIR/state, opens DIR/memory: both must be regular
+ * files (never a FIFO or device: opened without blocking), the memory
+ * file the size of the guest RAM the state file's header gives. Runs
+ * before the backend is probed. */
 int restore_open(struct restore_src *src, const char *dir, char *err, size_t errlen);
 void restore_close(struct restore_src *src);
 /* Once the devices exist: the same vCPUs and devices (plugin and device

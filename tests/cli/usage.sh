@@ -84,6 +84,45 @@ out=$("$plugvm" restore --help) || fail "restore --help exited $?"
 grep -q -- "--set devices\[N\].SETTING=VALUE" <<<"$out" || fail "restore --help lacks --set"
 "$plugvm" restore --set frob "$tmp/nosnap" 2>/dev/null; [ $? -ne 0 ] || fail "restore --set frob succeeded"
 
+# Every file of a snapshot folder is judged before the backend is probed,
+# and opened without blocking: a FIFO as `state` or `memory` hung restore
+# in open() (issue 12). Each case must end at once, status 1, naming the
+# file and what it should be, never the backend's message.
+le() { local i; for ((i = 0; i < $2; i++)); do printf "\\x$(printf %02x $((($1 >> (8 * i)) & 255)))"; done; }
+# A state file of no records (docs/SNAPSHOT.md), its header's CRC32 taken
+# from gzip's trailer (the same CRC).
+state_file() {
+    { printf PLUGVMST; le 1 4; le 64 4; printf 'x86_64'; le 0 10; printf kvm; le 0 13
+      le $((16 << 20)) 8; le 0 4; } >"$tmp/hdr"
+    { cat "$tmp/hdr"; gzip -c <"$tmp/hdr" | tail -c 8 | head -c 4; } >"$1"
+}
+: >"$tmp/kernel"
+mksnap() {
+    rm -rf "$tmp/$1"; mkdir "$tmp/$1"
+    printf 'vm = { memory_mib = 16; kernel = "%s"; };\n' "$tmp/kernel" >"$tmp/$1/vm.cfg"
+    state_file "$tmp/$1/state"
+    truncate -s 16M "$tmp/$1/memory"
+}
+restore_refused() { # NAME PATTERN: restore of $tmp/NAME ends, status 1, with PATTERN
+    timeout 10 "$plugvm" restore "$tmp/$1" 2>"$tmp/err"; local st=$?
+    [ $st -ne 124 ] || fail "restore $1: hung (killed after 10 s)"
+    [ $st -eq 1 ] || fail "restore $1: status $st, not 1: $(cat "$tmp/err")"
+    grep -q -- "$2" "$tmp/err" || fail "restore $1: expected '$2': $(cat "$tmp/err")"
+    ! grep -q "cannot run here" "$tmp/err" || fail "restore $1: judged only after the probe: $(cat "$tmp/err")"
+}
+mksnap snap_ok  # sound files, but no records: refused once the VM's devices exist
+restore_refused snap_ok "snap_ok/state: the core's machine record (tag 16) is missing"
+mksnap fifo_state; rm "$tmp/fifo_state/state"; mkfifo "$tmp/fifo_state/state"
+restore_refused fifo_state "fifo_state/state: a FIFO; a snapshot's state must be a regular file"
+mksnap fifo_mem; rm "$tmp/fifo_mem/memory"; mkfifo "$tmp/fifo_mem/memory"
+restore_refused fifo_mem "fifo_mem/memory: a FIFO; a snapshot's memory must be a regular file"
+mksnap zero_mem; ln -sf /dev/zero "$tmp/zero_mem/memory"
+restore_refused zero_mem "zero_mem/memory: a character device; a snapshot's memory must be a regular file"
+mksnap short_mem; truncate -s 8M "$tmp/short_mem/memory"
+restore_refused short_mem "short_mem/memory: 8388608 bytes; expected 16777216, the guest RAM $tmp/short_mem/state says it holds"
+mksnap fifo_cfg; rm "$tmp/fifo_cfg/vm.cfg"; mkfifo "$tmp/fifo_cfg/vm.cfg"
+restore_refused fifo_cfg "fifo_cfg/vm.cfg: not a regular file"
+
 # plugvm check: the backend's probe, as run uses it. Without a usable KVM,
 # run refuses with the same reason (status 1, nothing started) only after
 # the config and its files were checked (the cases above pass either way).

@@ -206,6 +206,26 @@ static void cmdline_too_long(void **state)
     expect_error(text, "'vm.cmdline' is 2099 bytes", "at most 2047", NULL);
 }
 
+/* config_load_string (the fuzz target's entry): the same checks as from a
+ * file, relative names beside the given folder, messages under the given
+ * name. */
+static void from_memory(void **state)
+{
+    (void)state;
+    struct vm_config c;
+    char err[1024] = "";
+    assert_int_equal(config_load_string(&c, "mem.cfg", GOOD_VM, dir, err, sizeof(err)), 0);
+    assert_int_equal(c.memory_mib, 64);
+    assert_non_null(strstr(c.kernel, dir));
+    config_free(&c);
+    assert_int_equal(config_load_string(&c, "mem.cfg", "vm = {\n kernel = ; };\n", dir, err,
+                                        sizeof(err)), -1);
+    assert_non_null(strstr(err, "mem.cfg:2: syntax error"));
+    assert_int_equal(config_load_string(&c, "mem.cfg", "vm = { memory_mib = 64; kernel = "
+                                        "\"nosuch\"; };\nfoo = 1;\n", dir, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "mem.cfg:2: unknown top-level setting 'foo'"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,7 +235,7 @@ int main(void)
         cmocka_unit_test(wrong_type),       cmocka_unit_test(out_of_range),
         cmocka_unit_test(missing_required), cmocka_unit_test(kernel_missing),
         cmocka_unit_test(bad_cpuid_name),   cmocka_unit_test(bad_devices),
-        cmocka_unit_test(cmdline_too_long),
+        cmocka_unit_test(cmdline_too_long), cmocka_unit_test(from_memory),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
