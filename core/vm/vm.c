@@ -24,7 +24,7 @@
 #include "boot/x86/layout.h"
 #include "config/settings_check.h"
 #include "devices/acpi_sleep.h"
-#include "devices/debug_exit.h"
+#include "devices/exit_port.h"
 #include "devices/i8042.h"
 #include "devices/iobus.h"
 #include "devices/serial.h"
@@ -431,8 +431,8 @@ static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plug
         iobus_add(vm->io, &d);
     }
     if (cfg->exit_port) {
-        vm->debug_exit = (struct debug_exit){guest_exit, vm};
-        struct io_device d = debug_exit_device(&vm->debug_exit);
+        vm->exit_port = (struct exit_port){guest_exit, vm};
+        struct io_device d = exit_port_device(&vm->exit_port);
         iobus_add(vm->io, &d);
     }
     if (rs && restore_core(vm, rs, err, sizeof(err))) {

@@ -18,7 +18,7 @@
 
 #include "boot/x86/layout.h"
 #include "devices/acpi_sleep.h"
-#include "devices/debug_exit.h"
+#include "devices/exit_port.h"
 #include "devices/i8042.h"
 #include "devices/iobus.h"
 #include "devices/serial.h"
@@ -46,7 +46,7 @@ struct vm {
     struct iobus *io;
     struct serial serial;
     struct i8042 i8042;
-    struct debug_exit debug_exit;
+    struct exit_port exit_port;
     struct acpi_sleep acpi_sleep;
     atomic_int guest_status; /* the byte written to the exit port */
     struct console console;

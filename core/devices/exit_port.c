@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "debug_exit.h"
+#include "exit_port.h"
 
 #include <string.h>
 
@@ -14,12 +14,12 @@ static void de_write(void *opaque, uint16_t port, const uint8_t *data, uint8_t s
 {
     (void)port;
     (void)size;
-    struct debug_exit *d = opaque;
+    struct exit_port *d = opaque;
     d->exit(d->arg, data[0]);
 }
 
-struct io_device debug_exit_device(struct debug_exit *d)
+struct io_device exit_port_device(struct exit_port *d)
 {
-    return (struct io_device){.name = "exit port", .base = DEBUG_EXIT_PORT, .len = 1,
+    return (struct io_device){.name = "exit port", .base = EXIT_PORT_NUMBER, .len = 1,
                               .read = de_read, .write = de_write, .opaque = d};
 }

@@ -8,20 +8,20 @@
  * 0 means success. From a Linux guest's shell:
  *   printf '\x03' | dd of=/dev/port bs=1 seek=244 count=1
  */
-#ifndef PLUGVM_CORE_DEBUG_EXIT_H
-#define PLUGVM_CORE_DEBUG_EXIT_H
+#ifndef PLUGVM_CORE_EXIT_PORT_H
+#define PLUGVM_CORE_EXIT_PORT_H
 
 #include <stdint.h>
 
 #include "iobus.h"
 
-#define DEBUG_EXIT_PORT 0xf4
+#define EXIT_PORT_NUMBER 0xf4
 
-struct debug_exit {
+struct exit_port {
     void (*exit)(void *arg, uint8_t status);
     void *arg;
 };
 
-struct io_device debug_exit_device(struct debug_exit *d);
+struct io_device exit_port_device(struct exit_port *d);
 
 #endif
