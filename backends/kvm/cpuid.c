@@ -7,6 +7,7 @@
  * socket with `vcpus` cores of one thread each.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -112,4 +113,75 @@ int kvm_vcpu_set_cpuid(struct plugvm_vcpu *v)
     int rc = ioctl(v->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
     free(c);
     return rc;
+}
+
+static const char *const reg_names[] = {"EAX", "EBX", "ECX", "EDX"};
+
+static const struct kvm_cpuid_entry2 *find(const struct kvm_cpuid2 *c, uint32_t function,
+                                           uint32_t index)
+{
+    for (uint32_t i = 0; i < c->nent; i++) {
+        const struct kvm_cpuid_entry2 *e = &c->entries[i];
+        bool indexed = e->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+        if (e->function == function && (!indexed || e->index == index))
+            return e;
+    }
+    return NULL;
+}
+
+static uint32_t reg_value(const struct kvm_cpuid_entry2 *e, uint32_t reg)
+{
+    return *reg_of((struct kvm_cpuid_entry2 *)e, reg);
+}
+
+/*
+ * The feature registers a saved CPUID is held to: each bit on there must
+ * be one this host's KVM offers with the config's masks applied. `dynamic`
+ * bits are left out: KVM changes them as the guest runs (OSXSAVE and OSPKE
+ * follow CR4, the APIC bits the APIC base MSR, MONITOR the MISC_ENABLE
+ * MSR), and plugvm sets HTT and "hypervisor" itself (patch_topology).
+ */
+static const struct {
+    uint32_t function, index, reg, dynamic;
+} feature_regs[] = {
+    {0x1, 0, PLUGVM_CPUID_ECX, 1u << 3 | 1u << 27 | 1u << 31},
+    {0x1, 0, PLUGVM_CPUID_EDX, 1u << 9 | 1u << 28},
+    {0x7, 0, PLUGVM_CPUID_EBX, 0},
+    {0x7, 0, PLUGVM_CPUID_ECX, 1u << 4},
+    {0x7, 0, PLUGVM_CPUID_EDX, 0},
+    {0x7, 1, PLUGVM_CPUID_EAX, 0},
+    {0xd, 1, PLUGVM_CPUID_EAX, 0},
+    {0x80000001, 0, PLUGVM_CPUID_ECX, 0},
+    {0x80000001, 0, PLUGVM_CPUID_EDX, 1u << 9},
+};
+
+int kvm_cpuid_check_saved(const struct kvm_cpuid2 *allowed, const struct plugvm_cpuid_mask *m,
+                          size_t nmasks, const struct kvm_cpuid2 *saved, char *why, size_t len)
+{
+    /* The config's word first: a state file must not turn on what
+     * cpuid_disable turned off, whatever the host could do. */
+    for (size_t i = 0; i < nmasks; i++) {
+        const struct kvm_cpuid_entry2 *e = find(saved, m[i].leaf, m[i].index);
+        if (e && m[i].reg <= PLUGVM_CPUID_EDX && (reg_value(e, m[i].reg) >> m[i].bit & 1)) {
+            snprintf(why, len, "CPUID leaf 0x%x.%u %s bit %u is on, and the config's "
+                     "vm.cpuid_disable turns it off", m[i].leaf, m[i].index,
+                     reg_names[m[i].reg], m[i].bit);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < sizeof(feature_regs) / sizeof(feature_regs[0]); i++) {
+        const struct kvm_cpuid_entry2 *e = find(saved, feature_regs[i].function, feature_regs[i].index);
+        if (!e)
+            continue;
+        const struct kvm_cpuid_entry2 *a = find(allowed, feature_regs[i].function, feature_regs[i].index);
+        uint32_t have = a ? reg_value(a, feature_regs[i].reg) : 0;
+        uint32_t extra = reg_value(e, feature_regs[i].reg) & ~feature_regs[i].dynamic & ~have;
+        if (extra) {
+            snprintf(why, len, "CPUID leaf 0x%x.%u %s has bits 0x%08x on that this host's KVM "
+                     "does not offer with this config", feature_regs[i].function,
+                     feature_regs[i].index, reg_names[feature_regs[i].reg], extra);
+            return -1;
+        }
+    }
+    return 0;
 }

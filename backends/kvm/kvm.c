@@ -149,6 +149,7 @@ static void kvm_vm_destroy(struct plugvm_vm *vm)
     if (vm->kvm_fd >= 0)
         close(vm->kvm_fd);
     free(vm->cpuid);
+    free(vm->masks);
     free(vm->msr_index);
     free(vm);
 }
@@ -230,6 +231,14 @@ static int kvm_vm_create(const struct plugvm_host *host, const struct plugvm_vm_
     if ((rc = get_supported_cpuid(vm)))
         goto bad;
     kvm_apply_cpuid_masks(vm->cpuid, p->masks, p->nmasks);
+    if (p->nmasks) {
+        if (!(vm->masks = calloc(p->nmasks, sizeof(*vm->masks)))) {
+            rc = -ENOMEM;
+            goto bad;
+        }
+        memcpy(vm->masks, p->masks, p->nmasks * sizeof(*vm->masks));
+        vm->nmasks = p->nmasks;
+    }
     if ((rc = kvm_install_kick_signal()))
         goto bad;
     *out = vm;

@@ -20,6 +20,8 @@ struct plugvm_vm {
     uint32_t nvcpus;
     size_t run_size;
     struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, masks applied */
+    struct plugvm_cpuid_mask *masks; /* the config's cpuid_disable, for restores */
+    size_t nmasks;
     /* Snapshots (snapshot.c), on the control thread: */
     struct kvm_msr_list *msr_index; /* KVM_GET_MSR_INDEX_LIST, at the first vcpu_save */
     bool msr_refusals_logged;       /* the unreadable MSRs have been named */
@@ -51,6 +53,13 @@ void kvm_apply_cpuid_masks(struct kvm_cpuid2 *c, const struct plugvm_cpuid_mask 
 /* Sets vCPU `id`'s APIC IDs and the topology of `n` vCPUs (one socket, one
  * thread per core) in the leaves that describe them. */
 void kvm_cpuid_patch_topology(struct kvm_cpuid2 *c, uint32_t id, uint32_t n);
+/* Judges a snapshot's CPUID before KVM_SET_CPUID2 applies it (KVM itself
+ * takes almost any bits): no bit the config's masks turn off, and in the
+ * feature registers (leaves 1, 7, 0xd.1, 0x80000001) no bit `allowed` (the
+ * VM's table: KVM_GET_SUPPORTED_CPUID with the masks applied) lacks, but
+ * those KVM or plugvm change at run time. 0, or -1 with why. */
+int kvm_cpuid_check_saved(const struct kvm_cpuid2 *allowed, const struct plugvm_cpuid_mask *m,
+                          size_t nmasks, const struct kvm_cpuid2 *saved, char *why, size_t len);
 
 /* regs.c */
 int kvm_vcpu_set_regs(struct plugvm_vcpu *v, const struct plugvm_x86_regs *r);

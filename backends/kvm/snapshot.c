@@ -728,6 +728,17 @@ int kvm_vcpu_restore(struct plugvm_vcpu *v, struct plugvm_record_reader *r)
     if (rc)
         goto out;
 
+    /* Judged before anything is applied: KVM_SET_CPUID2 takes almost any
+     * bits, so a state file could otherwise give the guest features the
+     * config disables or the host lacks. */
+    char why[256];
+    if (kvm_cpuid_check_saved(v->vm->cpuid, v->vm->masks, v->vm->nmasks, s->cpuid, why,
+                              sizeof(why))) {
+        say(who, PLUGVM_LOG_ERROR, "record %s (tag %u): %s", rec_name(KVM_REC_CPUID),
+            KVM_REC_CPUID, why);
+        rc = -EINVAL;
+        goto out;
+    }
     /* The CPUID the guest saw, before any other state (MSRs and XSAVE are
      * checked against it); the vCPU has not run, so KVM still takes it. */
     if (ioctl(v->fd, KVM_SET_CPUID2, s->cpuid) < 0) {

@@ -142,9 +142,18 @@ refused "$tmp/cut" "cut/state: truncated"
 cp -r "$snap" "$tmp/flip"; printf '\xff' | dd of="$tmp/flip/state" bs=1 seek=100 conv=notrunc status=none
 refused "$tmp/flip" "CRC32 does not match"
 cp -r "$snap" "$tmp/mem"; truncate -s -4096 "$tmp/mem/memory"
-refused "$tmp/mem" "mem/memory: .* bytes; the state file says guest RAM is"
+refused "$tmp/mem" "mem/memory: .* bytes; expected .*, the guest RAM"
 cp -r "$snap" "$tmp/nodev"; sed -i '/^devices/,$d' "$tmp/nodev/vm.cfg"
 "$plugvm" restore --timeout 10 "$tmp/nodev" </dev/null >"$tmp/bad.out" 2>"$tmp/bad.err"
 grep -q "does not have" "$tmp/bad.err" || fail "a config without the device: $(cat "$tmp/bad.err")"
-echo "ok: a cut or damaged state file, a short memory file, a config lacking the device: refused"
+# The state file's CPUID is held to the config: cx16, which the guest saw,
+# turned off in the snapshot's vm.cfg must refuse the restore, not hand
+# the guest a CPUID the config forbids.
+cp -r "$snap" "$tmp/cpuid"
+# (libconfig writes the group as "vm :" with its "{" on the next line.)
+awk '/^vm[ :=]/ { v = 1 } { print } v && /\{/ { print "  cpuid_disable = [\"cx16\"];"; v = 0 }' \
+    "$snap/vm.cfg" >"$tmp/cpuid/vm.cfg"
+grep -q 'cpuid_disable = \["cx16"\]' "$tmp/cpuid/vm.cfg" || fail "could not edit $tmp/cpuid/vm.cfg: $(head -5 "$tmp/cpuid/vm.cfg")"
+refused "$tmp/cpuid" "CPUID leaf 0x1.0 ECX bit 13 is on, and the config's vm.cpuid_disable turns it off"
+echo "ok: a cut or damaged state file, a short memory file, a config lacking the device, a CPUID the config forbids: refused"
 echo PASS

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "kvm.h"
 
@@ -68,11 +69,52 @@ static void topology_per_vcpu(void **state)
     }
 }
 
+/* A snapshot's CPUID is judged before it is applied. */
+static void saved_cpuid_checked(void **state)
+{
+    (void)state;
+    char why[256];
+    const struct plugvm_cpuid_mask m[] = {{1, 0, PLUGVM_CPUID_ECX, 13}}; /* cx16 off */
+    struct kvm_cpuid2 *allowed = table();
+    allowed->entries[0].ecx = 0x0000ffffu & ~(1u << 13); /* what the host offers, masked */
+    allowed->entries[1].ebx = 0x1u;
+    kvm_apply_cpuid_masks(allowed, m, 1);
+
+    /* What plugvm booted the vCPU with, after KVM's run-time changes. */
+    struct kvm_cpuid2 *saved = table();
+    saved->entries[0].ecx = allowed->entries[0].ecx | 1u << 27 | 1u << 31 | 1u << 3;
+    saved->entries[0].edx = 1u << 9 | 1u << 28;
+    saved->entries[1].ebx = 0x1u;
+    saved->entries[1].edx = 0;
+    saved->entries[2].edx = 0;
+    assert_int_equal(kvm_cpuid_check_saved(allowed, m, 1, saved, why, sizeof(why)), 0);
+
+    /* A bit the config turns off. */
+    saved->entries[0].ecx |= 1u << 13;
+    assert_int_equal(kvm_cpuid_check_saved(allowed, m, 1, saved, why, sizeof(why)), -1);
+    assert_non_null(strstr(why, "leaf 0x1.0 ECX bit 13 is on, and the config's vm.cpuid_disable"));
+    saved->entries[0].ecx &= ~(1u << 13);
+
+    /* A feature this host does not offer (leaf 7 EBX bit 5, subleaf 0). */
+    saved->entries[1].ebx |= 1u << 5;
+    assert_int_equal(kvm_cpuid_check_saved(allowed, m, 1, saved, why, sizeof(why)), -1);
+    assert_non_null(strstr(why, "leaf 0x7.0 EBX has bits 0x00000020 on"));
+    saved->entries[1].ebx &= ~(1u << 5);
+
+    /* One in a leaf the host does not have at all. */
+    saved->entries[6].function = 0x80000001;
+    saved->entries[6].edx = 1u << 20;
+    assert_int_equal(kvm_cpuid_check_saved(allowed, m, 1, saved, why, sizeof(why)), -1);
+    assert_non_null(strstr(why, "leaf 0x80000001.0 EDX"));
+    free(saved);
+    free(allowed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(masks_clear_only_their_bit),
-        cmocka_unit_test(topology_per_vcpu),
+        cmocka_unit_test(topology_per_vcpu), cmocka_unit_test(saved_cpuid_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
