@@ -58,6 +58,8 @@ void guest_mem_place(struct guest_mem *m, uint8_t *base)
 
 void guest_mem_fini(struct guest_mem *m)
 {
+    if (m->base && m->backing_fd >= 0)
+        guest_mem_unwatch_sigbus();
     if (m->base)
         munmap(m->base, m->size);
     m->base = NULL;

@@ -63,6 +63,15 @@ int guest_mem_save(const struct guest_mem *m, int fd, const char *path, char *er
 int guest_mem_init_file(struct guest_mem *m, uint64_t size, int fd, const char *path, char *err,
                         size_t errlen);
 
+/* While m (mapped by guest_mem_init_file from `path`) lives: a SIGBUS on
+ * an address inside it (its file was truncated under the VM) prints one
+ * line naming `path` and ends plugvm with status 1, instead of a crash
+ * without a word; any other SIGBUS keeps its previous disposition.
+ * Process-wide: one watched mapping at a time. 0, or -1 (sigaction).
+ * (guest_mem_sigbus.c) */
+int guest_mem_watch_sigbus(const struct guest_mem *m, const char *path);
+void guest_mem_unwatch_sigbus(void);
+
 /* Bytes of RAM below the hole (the low region's size). */
 uint64_t guest_mem_low_size(const struct guest_mem *m);
 

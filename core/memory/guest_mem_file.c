@@ -144,5 +144,6 @@ int guest_mem_init_file(struct guest_mem *m, uint64_t size, int fd, const char *
         munmap(start + size, (size_t)((p + size + huge) - (start + size)));
     guest_mem_place(m, start);
     m->backing_fd = fd;
+    guest_mem_watch_sigbus(m, path);
     return 0;
 }
