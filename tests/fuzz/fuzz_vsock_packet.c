@@ -3,14 +3,15 @@
  * a hostile guest writes them. The input's first byte splits the rest
  * into up to 8 buffers (each a length byte, a direction bit, contents);
  * the chain is judged, a payload read out of it and an RX packet written
- * into its writable buffers; then the remaining bytes drive a connection's
- * credit. Whatever the input: an OK packet's payload lies inside the
+ * into its writable buffers, and the packet fed to a connection table;
+ * then the remaining bytes drive a connection's credit. Whatever the input: an OK packet's payload lies inside the
  * chain, no copy leaves a buffer (ASan), the RX write reports no more than
  * the writable bytes, and credit never exceeds what either side advertised. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "conn.h"
 #include "credit.h"
 #include "packet.h"
 
@@ -54,6 +55,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t got = vsock_pkt_read(&c, &p, p.len / 2, payload, sizeof(payload));
         if (got > sizeof(payload) || got > p.len)
             abort();
+        /* The connection table: a REQUEST, then the packet, then the same
+         * packet again; every reply goes to the guest, the table holds
+         * what it says. */
+        static struct vsock_conns t;
+        vsock_conns_init(&t, 3);
+        struct vsock_pkt req = p;
+        req.op = VIRTIO_VSOCK_OP_REQUEST;
+        req.len = 0;
+        struct vsock_step st;
+        vsock_conn_from_guest(&t, &req, &st);
+        if (st.act == VSOCK_HOST_CONNECT && (size & 2)) {
+            struct vsock_pkt r;
+            vsock_conn_connected(&t, st.conn, &r);
+        }
+        for (int k = 0; k < 2; k++) {
+            vsock_conn_from_guest(&t, &p, &st);
+            if ((st.reply && (st.pkt.dst_cid != 3 || st.pkt.src_cid != VSOCK_HOST_CID)) ||
+                t.n > 1 || (st.act == VSOCK_HOST_DATA && st.len != p.len))
+                abort();
+        }
     }
     static uint8_t rx_payload[VSOCK_MAX_PAYLOAD];
     struct vsock_pkt h = {.src_cid = 2, .dst_cid = 3, .len = c.writable_bytes % 300,

@@ -13,6 +13,7 @@
 #include <endian.h>
 #include <string.h>
 
+#include "conn.h"
 #include "credit.h"
 #include "packet.h"
 
@@ -229,12 +230,155 @@ static void credit_received_bounded(void **state)
     assert_false(vsock_credit_received(&c, 1));
 }
 
+static struct vsock_conns T;
+
+static struct vsock_pkt from_guest(uint16_t op, uint32_t gport, uint32_t hport, uint32_t len)
+{
+    return (struct vsock_pkt){.src_cid = GUEST, .dst_cid = VSOCK_HOST_CID, .src_port = gport,
+                              .dst_port = hport, .len = len, .type = VIRTIO_VSOCK_TYPE_STREAM,
+                              .op = op, .buf_alloc = 4096, .fwd_cnt = 0};
+}
+
+static void step(uint16_t op, uint32_t gport, uint32_t hport, uint32_t len, struct vsock_step *s)
+{
+    struct vsock_pkt p = from_guest(op, gport, hport, len);
+    vsock_conn_from_guest(&T, &p, s);
+}
+
+/* A guest connects, sends, shuts down: each step as §5.10.6 says. */
+static void guest_connection_lifecycle(void **state)
+{
+    (void)state;
+    vsock_conns_init(&T, GUEST);
+    struct vsock_step s;
+    step(VIRTIO_VSOCK_OP_REQUEST, 1000, 52, 0, &s);
+    assert_int_equal(s.act, VSOCK_HOST_CONNECT);
+    assert_false(s.reply);
+    struct vsock_conn *c = s.conn;
+    assert_int_equal(c->state, VSOCK_CONN_CONNECTING);
+    step(VIRTIO_VSOCK_OP_RW, 1000, 52, 10, &s); /* data before RESPONSE */
+    assert_int_equal(s.act, VSOCK_HOST_CLOSE);
+    assert_true(s.reply);
+    assert_int_equal(s.pkt.op, VIRTIO_VSOCK_OP_RST);
+    assert_int_equal(s.pkt.dst_port, 1000);
+    assert_int_equal(s.pkt.src_port, 52);
+    assert_int_equal(T.n, 0);
+
+    step(VIRTIO_VSOCK_OP_REQUEST, 1000, 52, 0, &s);
+    c = s.conn;
+    struct vsock_pkt r;
+    vsock_conn_connected(&T, c, &r);
+    assert_int_equal(r.op, VIRTIO_VSOCK_OP_RESPONSE);
+    assert_int_equal(r.dst_cid, GUEST);
+    assert_int_equal(r.buf_alloc, VSOCK_CONN_BUF);
+    step(VIRTIO_VSOCK_OP_RW, 1000, 52, 100, &s);
+    assert_int_equal(s.act, VSOCK_HOST_DATA);
+    assert_int_equal(s.len, 100);
+    step(VIRTIO_VSOCK_OP_CREDIT_REQUEST, 1000, 52, 0, &s);
+    assert_true(s.reply);
+    assert_int_equal(s.pkt.op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+    struct vsock_pkt sh = from_guest(VIRTIO_VSOCK_OP_SHUTDOWN, 1000, 52, 0);
+    sh.flags = VIRTIO_VSOCK_SHUTDOWN_SEND;
+    vsock_conn_from_guest(&T, &sh, &s);
+    assert_int_equal(s.act, VSOCK_HOST_SHUT_WRITE);
+    step(VIRTIO_VSOCK_OP_RW, 1000, 52, 1, &s); /* after it said no more */
+    assert_int_equal(s.pkt.op, VIRTIO_VSOCK_OP_RST);
+    assert_int_equal(T.n, 0);
+
+    /* Full shutdown: RST back, gone. */
+    step(VIRTIO_VSOCK_OP_REQUEST, 1001, 52, 0, &s);
+    vsock_conn_connected(&T, s.conn, &r);
+    sh = from_guest(VIRTIO_VSOCK_OP_SHUTDOWN, 1001, 52, 0);
+    sh.flags = VIRTIO_VSOCK_SHUTDOWN_SEND | VIRTIO_VSOCK_SHUTDOWN_RCV;
+    vsock_conn_from_guest(&T, &sh, &s);
+    assert_int_equal(s.act, VSOCK_HOST_CLOSE);
+    assert_int_equal(s.pkt.op, VIRTIO_VSOCK_OP_RST);
+    assert_int_equal(T.n, 0);
+}
+
+/* What the guest may not do: each answered with RST, never buffered. */
+static void guest_refusals(void **state)
+{
+    (void)state;
+    vsock_conns_init(&T, GUEST);
+    struct vsock_step s;
+    step(VIRTIO_VSOCK_OP_RW, 7, 52, 1, &s); /* no such connection */
+    assert_true(s.reply);
+    assert_int_equal(s.pkt.op, VIRTIO_VSOCK_OP_RST);
+    step(VIRTIO_VSOCK_OP_RST, 7, 52, 0, &s); /* RST for nothing: silence */
+    assert_false(s.reply);
+    step(VIRTIO_VSOCK_OP_RESPONSE, 7, 52, 0, &s); /* nothing asked */
+    assert_int_equal(s.pkt.op, VIRTIO_VSOCK_OP_RST);
+
+    step(VIRTIO_VSOCK_OP_REQUEST, 7, 52, 0, &s);
+    struct vsock_pkt r;
+    vsock_conn_connected(&T, s.conn, &r);
+    step(VIRTIO_VSOCK_OP_RESPONSE, 7, 52, 0, &s); /* RESPONSE to its own REQUEST */
+    assert_int_equal(s.act, VSOCK_HOST_CLOSE);
+    step(VIRTIO_VSOCK_OP_REQUEST, 7, 52, 0, &s);
+    vsock_conn_connected(&T, s.conn, &r);
+    step(VIRTIO_VSOCK_OP_REQUEST, 7, 52, 0, &s); /* twice */
+    assert_int_equal(s.act, VSOCK_HOST_CLOSE);
+
+    /* Past the credit the device advertised. */
+    step(VIRTIO_VSOCK_OP_REQUEST, 8, 52, 0, &s);
+    vsock_conn_connected(&T, s.conn, &r);
+    for (uint32_t sent = 0; sent < VSOCK_CONN_BUF; sent += VSOCK_MAX_PAYLOAD) {
+        step(VIRTIO_VSOCK_OP_RW, 8, 52, VSOCK_MAX_PAYLOAD, &s);
+        assert_int_equal(s.act, VSOCK_HOST_DATA);
+    }
+    step(VIRTIO_VSOCK_OP_RW, 8, 52, 1, &s);
+    assert_int_equal(s.act, VSOCK_HOST_CLOSE);
+    assert_int_equal(s.pkt.op, VIRTIO_VSOCK_OP_RST);
+
+    /* A full table refuses the next REQUEST. */
+    vsock_conns_init(&T, GUEST);
+    for (uint32_t i = 0; i < VSOCK_MAX_CONNS; i++) {
+        step(VIRTIO_VSOCK_OP_REQUEST, 10000 + i, 52, 0, &s);
+        assert_int_equal(s.act, VSOCK_HOST_CONNECT);
+    }
+    step(VIRTIO_VSOCK_OP_REQUEST, 9, 52, 0, &s);
+    assert_int_equal(s.act, VSOCK_HOST_NONE);
+    assert_int_equal(s.pkt.op, VIRTIO_VSOCK_OP_RST);
+    assert_int_equal(T.n, VSOCK_MAX_CONNS);
+}
+
+/* A host-initiated connection: REQUEST out, the guest's RESPONSE accepts
+ * it, its RST refuses it. */
+static void host_initiated(void **state)
+{
+    (void)state;
+    vsock_conns_init(&T, GUEST);
+    struct vsock_pkt req;
+    struct vsock_conn *c = vsock_conn_open(&T, 1u << 30, 5000, &req);
+    assert_non_null(c);
+    assert_int_equal(req.op, VIRTIO_VSOCK_OP_REQUEST);
+    assert_int_equal(req.dst_port, 5000);
+    assert_null(vsock_conn_open(&T, 1u << 30, 5000, &req)); /* the pair is taken */
+    struct vsock_step s;
+    step(VIRTIO_VSOCK_OP_RESPONSE, 5000, 1u << 30, 0, &s);
+    assert_int_equal(s.act, VSOCK_HOST_ACCEPTED);
+    assert_int_equal(c->state, VSOCK_CONN_ESTABLISHED);
+    struct vsock_pkt r;
+    vsock_conn_reset(&T, c, &r);
+    assert_int_equal(r.op, VIRTIO_VSOCK_OP_RST);
+    assert_int_equal(T.n, 0);
+
+    c = vsock_conn_open(&T, (1u << 30) + 1, 5001, &req);
+    step(VIRTIO_VSOCK_OP_RST, 5001, (1u << 30) + 1, 0, &s); /* no listener in the guest */
+    assert_int_equal(s.act, VSOCK_HOST_CLOSE);
+    assert_false(s.reply);
+    assert_int_equal(T.n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(good_rw_split_header),   cmocka_unit_test(dropped),
         cmocka_unit_test(answered_with_rst),      cmocka_unit_test(rx_written_where_it_fits),
         cmocka_unit_test(credit_exact_across_wrap), cmocka_unit_test(credit_received_bounded),
+        cmocka_unit_test(guest_connection_lifecycle), cmocka_unit_test(guest_refusals),
+        cmocka_unit_test(host_initiated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
