@@ -4,7 +4,8 @@
  * into up to 8 buffers (each a length byte, a direction bit, contents);
  * the chain is judged, a payload read out of it and an RX packet written
  * into its writable buffers, and the packet fed to a connection table;
- * then the remaining bytes drive a connection's credit. Whatever the input: an OK packet's payload lies inside the
+ * then the remaining bytes drive a connection's credit. The whole input is
+ * also fed to the host side's CONNECT line reader. Whatever the input: an OK packet's payload lies inside the
  * chain, no copy leaves a buffer (ASan), the RX write reports no more than
  * the writable bytes, and credit never exceeds what either side advertised. */
 #include <stdint.h>
@@ -13,6 +14,7 @@
 
 #include "conn.h"
 #include "credit.h"
+#include "hostcmd.h"
 #include "packet.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -23,6 +25,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
+    /* The host side's CONNECT line, from the same bytes in pieces of 5. */
+    struct vsock_cmd cmd = {0};
+    for (size_t at = 0; at < size;) {
+        size_t n = size - at < 5 ? size - at : 5, used = 0;
+        uint32_t port;
+        enum vsock_cmd_result r = vsock_cmd_feed(&cmd, data + at, n, &port, &used);
+        if (cmd.len >= VSOCK_CMD_MAX || (r == VSOCK_CMD_PORT && (used == 0 || used > n)))
+            abort();
+        if (r == VSOCK_CMD_BAD)
+            break;
+        at += r == VSOCK_CMD_PORT ? used : n;
+    }
     unsigned nbuf = 1 + data[0] % MAX_IOV;
     data++, size--;
     struct plugvm_iov iov[MAX_IOV];

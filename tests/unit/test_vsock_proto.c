@@ -15,6 +15,7 @@
 
 #include "conn.h"
 #include "credit.h"
+#include "hostcmd.h"
 #include "packet.h"
 
 #define GUEST 3u
@@ -371,6 +372,50 @@ static void host_initiated(void **state)
     assert_int_equal(T.n, 0);
 }
 
+static enum vsock_cmd_result feed_str(struct vsock_cmd *c, const char *s, uint32_t *port,
+                                      size_t *used)
+{
+    return vsock_cmd_feed(c, (const uint8_t *)s, strlen(s), port, used);
+}
+
+/* Firecracker's CONNECT line: taken whole, in pieces, with the stream's
+ * first bytes after it; anything else, or too long a line, refused. */
+static void host_connect_line(void **state)
+{
+    (void)state;
+    struct vsock_cmd c = {0};
+    uint32_t port = 0;
+    size_t used = 0;
+    assert_int_equal(feed_str(&c, "CONNECT 52\n", &port, &used), VSOCK_CMD_PORT);
+    assert_int_equal(port, 52);
+    assert_int_equal(used, 11);
+    assert_int_equal(feed_str(&c, "CONN", &port, &used), VSOCK_CMD_MORE);
+    assert_int_equal(feed_str(&c, "ECT \t4294967295 \r\nhello", &port, &used), VSOCK_CMD_PORT);
+    assert_int_equal(port, 4294967295u);
+    assert_int_equal(used, 18); /* "hello" is the stream's */
+    static const char *const bad[] = {
+        "CONNECT 4294967296\n", "CONNECT\n", "CONNECT 52x\n", "CONNECT -1\n", "connect 52\n",
+        "CONNECT52\n", "CONNECT 52 53\n", "\n", "OK 52\n",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct vsock_cmd b = {0};
+        if (feed_str(&b, bad[i], &port, &used) != VSOCK_CMD_BAD)
+            fail_msg("took '%s'", bad[i]);
+    }
+    struct vsock_cmd l = {0};
+    char longline[VSOCK_CMD_MAX + 1];
+    memset(longline, ' ', sizeof(longline) - 1);
+    longline[VSOCK_CMD_MAX] = 0;
+    assert_int_equal(feed_str(&l, "CONNECT 52", &port, &used), VSOCK_CMD_MORE);
+    assert_int_equal(feed_str(&l, longline, &port, &used), VSOCK_CMD_BAD); /* no newline in 32 */
+    struct vsock_cmd z = {0};
+    assert_int_equal(vsock_cmd_feed(&z, (const uint8_t *)"CONNECT 5\0\n", 11, &port, &used),
+                     VSOCK_CMD_BAD);
+    char ok[16];
+    assert_int_equal(vsock_cmd_ok(1u << 30, ok, sizeof(ok)), 14);
+    assert_string_equal(ok, "OK 1073741824\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -378,7 +423,7 @@ int main(void)
         cmocka_unit_test(answered_with_rst),      cmocka_unit_test(rx_written_where_it_fits),
         cmocka_unit_test(credit_exact_across_wrap), cmocka_unit_test(credit_received_bounded),
         cmocka_unit_test(guest_connection_lifecycle), cmocka_unit_test(guest_refusals),
-        cmocka_unit_test(host_initiated),
+        cmocka_unit_test(host_initiated),         cmocka_unit_test(host_connect_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
