@@ -125,7 +125,10 @@ struct plugvm_host {
     int (*add_timer)(const struct plugvm_host *h, uint64_t usec, bool periodic,
                      plugvm_event_fn fn, void *arg, void **handle);
     /* Removes an fd or timer; when it returns, fn is not running and will
-     * not run again. Not from inside fn itself. */
+     * not run again. On the loop thread (inside any callback, fn's own
+     * included: a timer may remove itself) it returns at once; from any
+     * other thread it waits for a running fn to return, so the caller
+     * must not hold a lock fn takes (docs/PLUGINS.md). */
     void (*del_event)(const struct plugvm_host *h, void *handle);
 
     /* --- Threads --- */

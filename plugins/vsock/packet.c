@@ -3,6 +3,7 @@
 
 #include <endian.h>
 #include <string.h>
+#include <sys/uio.h>
 
 _Static_assert(sizeof(struct virtio_vsock_hdr) == VSOCK_HDR_SIZE, "virtio 1.2 §5.10.6: a 44-byte header");
 
@@ -97,12 +98,14 @@ size_t vsock_pkt_read(const struct plugvm_chain *c, const struct vsock_pkt *p, u
     return chain_copy(c, false, (uint64_t)VSOCK_HDR_SIZE + at, buf, n, false);
 }
 
-uint32_t vsock_pkt_write(const struct plugvm_chain *c, const struct vsock_pkt *h,
-                         const void *payload)
+/* Header h, little-endian, into the first bytes of c's writable buffers;
+ * false when they have readable buffers or not room for header and
+ * h->len bytes of payload. */
+static bool put_hdr(const struct plugvm_chain *c, const struct vsock_pkt *h)
 {
     if (c->readable_bytes || h->len > VSOCK_MAX_PAYLOAD ||
         c->writable_bytes < VSOCK_HDR_SIZE + h->len)
-        return 0;
+        return false;
     struct virtio_vsock_hdr w = {
         .src_cid = htole64(h->src_cid), .dst_cid = htole64(h->dst_cid),
         .src_port = htole32(h->src_port), .dst_port = htole32(h->dst_port),
@@ -111,7 +114,45 @@ uint32_t vsock_pkt_write(const struct plugvm_chain *c, const struct vsock_pkt *h
         .fwd_cnt = htole32(h->fwd_cnt),
     };
     chain_copy(c, true, 0, &w, sizeof(w), true);
+    return true;
+}
+
+uint32_t vsock_pkt_write(const struct plugvm_chain *c, const struct vsock_pkt *h,
+                         const void *payload)
+{
+    if (!put_hdr(c, h))
+        return 0;
     if (h->len)
         chain_copy(c, true, VSOCK_HDR_SIZE, (void *)payload, h->len, true);
     return VSOCK_HDR_SIZE + h->len;
+}
+
+uint32_t vsock_pkt_write_hdr(const struct plugvm_chain *c, const struct vsock_pkt *h)
+{
+    return put_hdr(c, h) ? VSOCK_HDR_SIZE + h->len : 0;
+}
+
+unsigned vsock_pkt_iov(const struct plugvm_chain *c, bool writable, uint32_t limit,
+                       struct iovec *iov, unsigned max, uint32_t *bytes)
+{
+    uint64_t skip = VSOCK_HDR_SIZE;
+    uint32_t got = 0;
+    unsigned n = 0;
+    for (uint16_t i = 0; i < c->niov && n < max && got < limit; i++) {
+        const struct plugvm_iov *v = &c->iov[i];
+        if (v->writable != writable)
+            continue;
+        if (skip >= v->len) {
+            skip -= v->len;
+            continue;
+        }
+        uint32_t take = v->len - (uint32_t)skip;
+        if (take > limit - got)
+            take = limit - got;
+        iov[n++] = (struct iovec){(uint8_t *)v->addr + skip, take};
+        got += take;
+        skip = 0;
+    }
+    *bytes = got;
+    return n;
 }

@@ -72,4 +72,19 @@ size_t vsock_pkt_read(const struct plugvm_chain *c, const struct vsock_pkt *p, u
 uint32_t vsock_pkt_write(const struct plugvm_chain *c, const struct vsock_pkt *h,
                          const void *payload);
 
+/* Writes only header h into RX chain c (h->len bytes of payload must
+ * already be, or be about to be, at byte VSOCK_HDR_SIZE: see
+ * vsock_pkt_iov). Same checks and result as vsock_pkt_write. */
+uint32_t vsock_pkt_write_hdr(const struct plugvm_chain *c, const struct vsock_pkt *h);
+
+/* Up to `max` iovecs for the payload area of chain c: its readable bytes
+ * after the header (a TX packet's payload, `limit` bytes of it) or its
+ * writable bytes after the header (room for an RX payload, at most
+ * `limit`). Lets the plugin move payload between a host socket and guest
+ * memory with one readv/writev, no copy. Returns the iovec count; *bytes
+ * says how many bytes they cover (less than limit where the chain ends). */
+struct iovec;
+unsigned vsock_pkt_iov(const struct plugvm_chain *c, bool writable, uint32_t limit,
+                       struct iovec *iov, unsigned max, uint32_t *bytes);
+
 #endif

@@ -2,6 +2,7 @@
 #include "fake_host.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +137,111 @@ static void f_join_worker(const struct plugvm_host *h, void *handle)
     free(w);
 }
 
+static uint64_t now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000 + (uint64_t)t.tv_nsec / 1000;
+}
+
+static int add_event(struct fake_host *f, int fd, uint32_t events, uint64_t usec, bool periodic,
+                     plugvm_event_fn fn, void *arg, void **handle)
+{
+    for (unsigned i = 0; i < FAKE_EVENTS; i++)
+        if (!f->ev[i].used) {
+            f->ev[i] = (struct fake_event){.used = true, .fd = fd, .events = events,
+                                           .periodic = periodic, .usec = usec,
+                                           .due_us = now_us() + usec, .fn = fn, .arg = arg};
+            *handle = &f->ev[i];
+            return 0;
+        }
+    return -ENOMEM;
+}
+
+static int f_add_fd(const struct plugvm_host *h, int fd, uint32_t events, plugvm_event_fn fn,
+                    void *arg, void **handle)
+{
+    if (fd < 0 || !(events & (PLUGVM_EV_READ | PLUGVM_EV_WRITE)))
+        return -EBADF;
+    return add_event(F(h), fd, events, 0, false, fn, arg, handle);
+}
+
+static int f_add_timer(const struct plugvm_host *h, uint64_t usec, bool periodic,
+                       plugvm_event_fn fn, void *arg, void **handle)
+{
+    if (usec == 0)
+        return -EINVAL;
+    return add_event(F(h), -1, 0, usec, periodic, fn, arg, handle);
+}
+
+static void f_del_event(const struct plugvm_host *h, void *handle)
+{
+    (void)h;
+    struct fake_event *e = handle;
+    if (e)
+        e->used = false;
+}
+
+unsigned fake_host_nevents(struct fake_host *f)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < FAKE_EVENTS; i++)
+        n += f->ev[i].used;
+    return n;
+}
+
+unsigned fake_host_run_events(struct fake_host *f, unsigned timeout_ms)
+{
+    static struct pollfd pfd[FAKE_EVENTS];
+    static unsigned idx[FAKE_EVENTS];
+    static struct fake_event snap[FAKE_EVENTS];
+    unsigned n = 0, ran = 0;
+    uint64_t t = now_us(), next = t + (uint64_t)timeout_ms * 1000;
+    for (unsigned i = 0; i < FAKE_EVENTS; i++) {
+        struct fake_event *e = &f->ev[i];
+        if (!e->used)
+            continue;
+        if (e->fd < 0) {
+            next = e->due_us < next ? e->due_us : next; /* UINT64_MAX: fired once */
+            continue;
+        }
+        pfd[n] = (struct pollfd){.fd = e->fd,
+                                 .events = (short)(((e->events & PLUGVM_EV_READ) ? POLLIN : 0) |
+                                                   ((e->events & PLUGVM_EV_WRITE) ? POLLOUT : 0))};
+        idx[n++] = i;
+    }
+    int wait = next > t ? (int)((next - t + 999) / 1000) : 0;
+    if (poll(pfd, n, wait) < 0)
+        return 0;
+    /* Callbacks may add and delete events: each fires only if it is still
+     * the same registration. */
+    memcpy(snap, f->ev, sizeof(snap));
+    for (unsigned k = 0; k < n; k++) {
+        struct fake_event *e = &f->ev[idx[k]];
+        if (!pfd[k].revents || !e->used || memcmp(e, &snap[idx[k]], sizeof(*e)) != 0)
+            continue;
+        uint32_t ev = ((pfd[k].revents & (POLLIN | POLLHUP | POLLERR)) ? PLUGVM_EV_READ : 0) |
+                      ((pfd[k].revents & (POLLOUT | POLLERR)) ? PLUGVM_EV_WRITE : 0);
+        ev &= e->events;
+        if (ev) {
+            e->fn(e->arg, e->fd, ev);
+            ran++;
+        }
+    }
+    t = now_us();
+    for (unsigned i = 0; i < FAKE_EVENTS; i++) {
+        struct fake_event *e = &f->ev[i];
+        if (!e->used || e->fd >= 0 || e->due_us > t || memcmp(e, &snap[i], sizeof(*e)) != 0)
+            continue;
+        /* A one-shot timer stays registered (its handle valid) until
+         * del_event, as in the core; it just never fires again. */
+        e->due_us = e->periodic ? t + e->usec : UINT64_MAX;
+        e->fn(e->arg, -1, 0);
+        ran++;
+    }
+    return ran;
+}
+
 void fake_host_init(struct fake_host *f)
 {
     memset(f, 0, sizeof(*f));
@@ -145,11 +251,15 @@ void fake_host_init(struct fake_host *f)
         .size = sizeof(struct plugvm_host), .ctx = f, .log = f_log, .vq_pop = f_vq_pop,
         .vq_push = f_vq_push, .notify_used = f_notify_used, .notify_config = f_notify_config,
         .start_worker = f_start_worker, .join_worker = f_join_worker, .vq_avail = f_vq_avail,
+        .add_fd = f_add_fd, .add_timer = f_add_timer, .del_event = f_del_event,
     };
+    f->ev = calloc(FAKE_EVENTS, sizeof(*f->ev));
 }
 
 void fake_host_fini(struct fake_host *f)
 {
+    free(f->ev);
+    f->ev = NULL;
     pthread_cond_destroy(&f->changed);
     pthread_mutex_destroy(&f->lock);
 }

@@ -29,6 +29,18 @@ struct fake_queue {
     unsigned notified; /* notify_used calls */
 };
 
+/* An event registered with add_fd or add_timer. */
+#define FAKE_EVENTS 4096
+struct fake_event {
+    bool used;
+    int fd;           /* -1: a timer */
+    uint32_t events;  /* PLUGVM_EV_* */
+    bool periodic;
+    uint64_t usec, due_us;
+    plugvm_event_fn fn;
+    void *arg;
+};
+
 struct fake_host {
     struct plugvm_host host;
     pthread_mutex_t lock;
@@ -37,6 +49,7 @@ struct fake_host {
     bool bad_push;         /* a push of a chain not popped, or twice */
     char last_log[1024];
     unsigned nlog;
+    struct fake_event *ev; /* FAKE_EVENTS of them, for add_fd/add_timer */
 };
 
 void fake_host_init(struct fake_host *f);
@@ -46,6 +59,14 @@ void fake_host_offer(struct fake_host *f, uint32_t q, const struct plugvm_chain 
 /* Waits up to timeout_ms for queue q to have n completed chains. */
 bool fake_host_wait_done(struct fake_host *f, uint32_t q, unsigned n, unsigned timeout_ms);
 unsigned fake_host_done(struct fake_host *f, uint32_t q);
+
+/* The event loop, run on the calling thread (which is then the plugin's
+ * "event-loop thread"): poll()s the registered fds for up to timeout_ms
+ * and fires due timers, then calls each ready callback once. Returns how
+ * many callbacks ran. */
+unsigned fake_host_run_events(struct fake_host *f, unsigned timeout_ms);
+/* Events registered now. */
+unsigned fake_host_nevents(struct fake_host *f);
 
 /* Fills c from iov[0..n): head, niov and the readable/writable sums. */
 void fake_chain(struct plugvm_chain *c, struct plugvm_iov *iov, unsigned n, uint16_t head);
