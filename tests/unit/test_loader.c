@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <glob.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -183,8 +184,17 @@ static void scan_lists_every_object(void **state)
     /* From the test folder: bad_kind bad_major bad_name dup_name good
      * missing_op newer_minor no_symbol short_notify short_table, in name
      * order, so dup_name loads ("testdev") and good, newer_minor and
-     * short_table are duplicates. Plus the build tree's kvm and blk. */
-    assert_int_equal(c.loaded, 3);
+     * short_table are duplicates. Plus every plugin the build tree has
+     * (kvm, blk, vsock, ...): counted here rather than written down, since a
+     * hard-coded count broke CI when vsock was added. */
+    glob_t g;
+    size_t built = 0;
+    if (glob(TEST_BUILD_DIR "/plugins/plugvm-*.so", 0, NULL, &g) == 0) {
+        built = g.gl_pathc;
+        globfree(&g);
+    }
+    assert_true(built >= 2);
+    assert_int_equal(c.loaded, 1 + (int)built);
     assert_int_equal(c.refused, 9);
     loader_unload_all(&set);
 }
