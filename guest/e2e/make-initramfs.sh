@@ -31,7 +31,8 @@ command -v "$cc" >/dev/null || die "no C compiler '$cc' to assemble exit-port.S"
 # Modules the cases need, dependencies first. rng-core is built into
 # Debian's kernel (CONFIG_HW_RANDOM=y), and so are ext4 and its helpers
 # (jbd2, mbcache, crc16, crc32c); listed in case a kernel has them as modules.
-modules="virtio virtio_ring virtio_mmio rng-core virtio-rng virtio_blk crc16 crc32c_generic mbcache jbd2 ext4"
+modules="virtio virtio_ring virtio_mmio rng-core virtio-rng virtio_blk crc16 crc32c_generic mbcache jbd2 ext4
+         vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport"
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
@@ -41,6 +42,8 @@ cp "$bb" "$stage/bin/busybox"
 install -m 0755 "$here/init" "$stage/init"
 "$cc" -nostdlib -static -s -Wl,--build-id=none -Wl,-n -o "$stage/bin/exit-port" "$here/exit-port.S" ||
     die "cannot build exit-port from $here/exit-port.S"
+"$cc" -static -O2 -s -Wall -Wextra -Werror -Wl,--build-id=none -o "$stage/bin/vsock-tool" "$here/vsock-tool.c" ||
+    die "cannot build vsock-tool from $here/vsock-tool.c (static: libc6-dev's libc.a)"
 
 "$here/modorder.sh" "$moddir" $modules 2>/dev/null >"$stage/lib/modules/e2e.order" ||
     die "cannot work out the module order: $("$here/modorder.sh" "$moddir" $modules 2>&1 >/dev/null)"
@@ -60,6 +63,8 @@ mkdir -p "$(dirname "$out")"
 tmp=$(mktemp "$out.XXXXXX")
 (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
     cpio --quiet -o -H newc -R 0:0 --reproducible) | gzip -9n >"$tmp"
+tool=$(dirname "$out")/vsock-tool
+cmp -s "$stage/bin/vsock-tool" "$tool" 2>/dev/null || install -m 0755 "$stage/bin/vsock-tool" "$tool"
 if [ -f "$out" ] && cmp -s "$tmp" "$out"; then
     rm -f "$tmp"
     echo "make-initramfs(e2e): $out is up to date"

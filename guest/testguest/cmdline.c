@@ -11,7 +11,8 @@
  * <id>, the platform device id Linux gives the device, is accepted and
  * ignored. QEMU's microvm writes `512@0xfeb00e00:12`, plugvm `4K@0xd0000000:5`.
  *
- * The blk_*= keys are test=blk's (cmdline.h); other tokens are ignored.
+ * The blk_*= keys are test=blk's, vsock_*= test=vsock's (cmdline.h); other
+ * tokens are ignored.
  */
 #include "cmdline.h"
 
@@ -140,7 +141,7 @@ static void note_error(struct cmdline *c, const char *tok, size_t n)
     }
 }
 
-/* A blk_*= key with a number: *has and *out set, or the token noted as an
+/* A blk_*= or vsock_*= key with a number: *has and *out set, or the token noted as an
  * error. Returns whether tok was this key. */
 static bool number_key(struct cmdline *c, const char *tok, const char *end, const char *key,
                        bool *has, uint64_t *out)
@@ -194,6 +195,14 @@ static bool blk_key(struct cmdline *c, const char *tok, const char *end)
            word_key(tok, end, "blk_phase=", &b->phase, &b->phase_len);
 }
 
+static bool vsock_key(struct cmdline *c, const char *tok, const char *end)
+{
+    struct cmdline_vsock *v = &c->vsock;
+    return number_key(c, tok, end, "vsock_cid=", &v->has_cid, &v->cid) ||
+           number_key(c, tok, end, "vsock_port=", &v->has_port, &v->port) ||
+           number_key(c, tok, end, "vsock_refused=", &v->has_refused, &v->refused);
+}
+
 void cmdline_parse(const char *s, struct cmdline *c)
 {
     memset(c, 0, sizeof(*c));
@@ -228,8 +237,8 @@ void cmdline_parse(const char *s, struct cmdline *c)
             } else {
                 note_error(c, tok, n);
             }
-        } else {
-            blk_key(c, tok, s);
+        } else if (!blk_key(c, tok, s)) {
+            vsock_key(c, tok, s);
         }
     }
 }

@@ -39,6 +39,16 @@ struct cmdline_blk {
     unsigned phase_len;
 };
 
+/* test=vsock (test_vsock.c): what the host's script set up. */
+struct cmdline_vsock {
+    bool has_cid;              /* vsock_cid=N: the guest_cid the device must report */
+    uint64_t cid;
+    bool has_port;             /* vsock_port=P: a host echo listener at <uds_path>_P */
+    uint64_t port;
+    bool has_refused;          /* vsock_refused=P: a port nobody listens on */
+    uint64_t refused;
+};
+
 struct cmdline {
     /* The whole command line, NUL-terminated, for tests that parse keys
      * of their own (test_blkbench.c's bench_*=). */
@@ -51,6 +61,7 @@ struct cmdline {
     bool has_expect_id;        /* expect_id=N */
     uint32_t expect_id;
     struct cmdline_blk blk;    /* test=blk's keys */
+    struct cmdline_vsock vsock; /* test=vsock's keys */
     /* Tokens that could not be parsed, for a TAP diagnostic. */
     const char *error[CMDLINE_MAX_ERRORS];
     unsigned error_len[CMDLINE_MAX_ERRORS];
@@ -58,7 +69,7 @@ struct cmdline {
 };
 
 /* Parses a NUL-terminated command line into *out. Malformed
- * virtio_mmio.device=, expect_id= and numeric blk_*= tokens are listed in
+ * virtio_mmio.device=, expect_id= and numeric blk_*= and vsock_*= tokens are listed in
  * out->error and otherwise ignored, as Linux ignores them. */
 void cmdline_parse(const char *s, struct cmdline *out);
 

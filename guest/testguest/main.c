@@ -45,6 +45,7 @@ static const struct {
     {"snapshot", test_snapshot},
     {"blk", test_blk},
     {"blkbench", test_blkbench},
+    {"vsock", test_vsock},
 };
 
 static struct guest guest;

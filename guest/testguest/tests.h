@@ -30,5 +30,7 @@ void test_rng(struct guest *g);
 void test_snapshot(struct guest *g);
 void test_blk(struct guest *g);
 void test_blkbench(struct guest *g);
+/* test=vsock (test_vsock.c): the vsock device against a host echo listener. */
+void test_vsock(struct guest *g);
 
 #endif

@@ -3,8 +3,8 @@
 # run-case.sh BUILD_DIR CASE [CASE...]
 # plugvm boots Debian's cloud kernel to userspace and the e2e guest
 # (guest/e2e/init) checks one thing per CASE: boot, smp, acpi, rng, blk,
-# blk_ro, snapshot, power (tests/e2e/README.md; host.sh does the blk cases'
-# host side, snapshot.sh and power.sh those cases' runs).
+# blk_ro, snapshot, power, vsock (tests/e2e/README.md; host.sh does the blk
+# cases' host side, snapshot.sh, power.sh and vsock.sh those cases' runs).
 # Prints TAP; exit status 0 when every case passed, 1 when one failed, 77
 # (ctest's skip) when something the test needs is missing.
 #
@@ -20,7 +20,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-all_cases="boot smp acpi rng blk blk_ro snapshot power"
+all_cases="boot smp acpi rng blk blk_ro snapshot power vsock"
 
 usage() { echo "usage: $0 BUILD_DIR CASE [CASE...]   (CASE: $all_cases)" >&2; exit 2; }
 [ $# -ge 2 ] || usage
@@ -55,6 +55,11 @@ case " ${cases[*]} " in *" blk "*|*" blk_ro "*)
         PATH=/usr/sbin:/sbin:$PATH command -v $t >/dev/null ||
             skip "$t is not installed (e2fsprogs; scripts/deps.sh installs it)"
     done ;;
+esac
+
+case " ${cases[*]} " in *" vsock "*)
+    [ -f "$build/plugins/plugvm-vsock.so" ] || skip "$build/plugins/plugvm-vsock.so is not built (target vsock)"
+    command -v socat >/dev/null || skip "socat is not installed (scripts/deps.sh installs it)" ;;
 esac
 
 # snapshot.sh accepts a known failure of the nested host's emulation there.
