@@ -22,6 +22,14 @@
  *                                  echo of BYTES; prints the first OK line
  *   uconnect-refused UDS PORT      host side: CONNECT to a port nobody listens on:
  *                                  exit 0 when the socket closes with no OK
+ *   seq CID PORT                   SOCK_SEQPACKET: 7 messages (1 B to 100000 B), each echoed
+ *                                  whole; connect failure prints the errno name, status 3
+ *   useq-echo PATH                 host side: a SOCK_SEQPACKET listener echoing records
+ * For bench/vsock:
+ *   blast CID PORT BYTES           connect, write BYTES in 64 KiB writes, shut down, wait for EOF
+ *   sink PORT                      accept forever; read each connection to EOF, close it
+ *   acceptor PORT                  accept forever; close each connection at once
+ *   conns CID PORT N               N connects, each closed at once: prints "N MILLISECONDS"
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -39,6 +47,7 @@
 #include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 struct gen {
@@ -384,6 +393,106 @@ int main(int argc, char **argv)
             fprintf(stderr, "uconnect-refused: got '%s'\n", line);
             return 1;
         }
+        return 0;
+    } else if (!strcmp(m, "seq") && argc == 4) {
+        /* SOCK_SEQPACKET: messages of several sizes, each echoed whole. */
+        static const uint32_t sizes[] = {1, 1000, 4096, 5000, 65536, 100000, 7};
+        static uint8_t out[100000], in[200000];
+        int fd = socket(AF_VSOCK, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        struct sockaddr_vm a = {.svm_family = AF_VSOCK, .svm_cid = (unsigned)num(argv[2]),
+                                .svm_port = (unsigned)num(argv[3])};
+        if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+            printf("%s\n", strerrorname_np(errno));
+            return 3;
+        }
+        for (unsigned k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+            for (uint32_t i = 0; i < sizes[k]; i++)
+                out[i] = (uint8_t)(i * 7 + k);
+            if (send(fd, out, sizes[k], 0) != (ssize_t)sizes[k]) {
+                printf("send %u: %s\n", sizes[k], strerrorname_np(errno));
+                return 1;
+            }
+            ssize_t r = recv(fd, in, sizeof(in), 0);
+            if (r != (ssize_t)sizes[k] || memcmp(in, out, sizes[k])) {
+                printf("message %u of %u bytes came back as %zd bytes%s\n", k, sizes[k], r,
+                       r == (ssize_t)sizes[k] ? ", different" : "");
+                return 1;
+            }
+        }
+        printf("%zu messages echoed whole\n", sizeof(sizes) / sizeof(sizes[0]));
+        return 0;
+    } else if (!strcmp(m, "useq-echo") && argc == 3) {
+        /* host side: a SOCK_SEQPACKET listener echoing each record whole */
+        static uint8_t buf[262144];
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        snprintf(a.sun_path, sizeof(a.sun_path), "%s", argv[2]);
+        int l = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 16)) {
+            perror(argv[2]);
+            return 1;
+        }
+        for (;;) {
+            int fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+            ssize_t r;
+            while (fd >= 0 && (r = recv(fd, buf, sizeof(buf), 0)) > 0)
+                if (send(fd, buf, (size_t)r, MSG_NOSIGNAL) != r)
+                    break;
+            if (fd >= 0)
+                close(fd);
+        }
+    } else if (!strcmp(m, "blast") && argc == 5) {
+        /* bench/vsock: BYTES of one 64 KiB buffer, no generator in the way. */
+        static uint8_t buf[65536];
+        int fd = vsock_connect((unsigned)num(argv[2]), (unsigned)num(argv[3]));
+        if (fd < 0) {
+            perror("connect");
+            return 2;
+        }
+        for (uint64_t left = num(argv[4]); left;) {
+            size_t n = left < sizeof(buf) ? (size_t)left : sizeof(buf);
+            if (write_all(fd, buf, n))
+                return 1;
+            left -= n;
+        }
+        char c;
+        shutdown(fd, SHUT_WR);
+        while (read(fd, &c, 1) > 0) /* the host closes once it has it all */
+            ;
+        return 0;
+    } else if (!strcmp(m, "sink") && argc == 3) {
+        /* bench/vsock: each connection read to EOF and closed, forever. */
+        static uint8_t buf[65536];
+        int l = vsock_listen((unsigned)num(argv[2]));
+        for (;;) {
+            int fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+            if (fd < 0)
+                continue;
+            while (read(fd, buf, sizeof(buf)) > 0)
+                ;
+            close(fd);
+        }
+    } else if (!strcmp(m, "acceptor") && argc == 3) {
+        int l = vsock_listen((unsigned)num(argv[2]));
+        for (;;) {
+            int fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+            if (fd >= 0)
+                close(fd);
+        }
+    } else if (!strcmp(m, "conns") && argc == 5) {
+        /* bench/vsock: N connects, each closed at once; prints "N MS". */
+        unsigned n = (unsigned)num(argv[4]);
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        for (unsigned i = 0; i < n; i++) {
+            int fd = vsock_connect((unsigned)num(argv[2]), (unsigned)num(argv[3]));
+            if (fd < 0) {
+                perror("connect");
+                return 2;
+            }
+            close(fd);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        printf("%u %ld\n", n, (long)((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000));
         return 0;
     }
     fprintf(stderr, "usage: see guest/e2e/vsock-tool.c\n");

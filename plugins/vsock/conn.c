@@ -39,18 +39,18 @@ static void del(struct vsock_conns *t, struct vsock_conn *c)
     t->n--;
 }
 
-static void header(const struct vsock_conns *t, uint32_t host_port, uint32_t guest_port, uint16_t op,
-                   struct vsock_pkt *out)
+static void header(const struct vsock_conns *t, uint32_t host_port, uint32_t guest_port, uint16_t type,
+                   uint16_t op, struct vsock_pkt *out)
 {
     *out = (struct vsock_pkt){.src_cid = VSOCK_HOST_CID, .dst_cid = t->guest_cid,
                               .src_port = host_port, .dst_port = guest_port,
-                              .type = VIRTIO_VSOCK_TYPE_STREAM, .op = op};
+                              .type = type, .op = op};
 }
 
 void vsock_conn_packet(const struct vsock_conns *t, const struct vsock_conn *c, uint16_t op,
                        struct vsock_pkt *out)
 {
-    header(t, c->host_port, c->guest_port, op, out);
+    header(t, c->host_port, c->guest_port, c->type, op, out);
     out->buf_alloc = c->credit.buf_alloc;
     out->fwd_cnt = c->credit.fwd_cnt;
 }
@@ -59,7 +59,7 @@ void vsock_conn_packet(const struct vsock_conns *t, const struct vsock_conn *c, 
 static void rst_for(const struct vsock_conns *t, const struct vsock_pkt *p, struct vsock_step *s)
 {
     s->reply = true;
-    header(t, p->dst_port, p->src_port, VIRTIO_VSOCK_OP_RST, &s->pkt);
+    header(t, p->dst_port, p->src_port, p->type, VIRTIO_VSOCK_OP_RST, &s->pkt);
 }
 
 /* RST and the end of connection c. */
@@ -84,9 +84,22 @@ void vsock_conn_from_guest(struct vsock_conns *t, const struct vsock_pkt *p, str
             return;
         }
         c->state = VSOCK_CONN_CONNECTING;
+        c->type = p->type;
         vsock_credit_init(&c->credit, VSOCK_CONN_BUF, p->buf_alloc, p->fwd_cnt);
         s->act = VSOCK_HOST_CONNECT;
         s->conn = c;
+        return;
+    }
+    /* A packet of the other socket type for this pair of ports: not
+     * this connection's (Linux resets on it too). */
+    if (p->type != c->type) {
+        if (p->op == VIRTIO_VSOCK_OP_RST) {
+            s->act = VSOCK_HOST_CLOSE;
+            s->conn = c;
+            del(t, c);
+        } else {
+            conn_kill(t, c, p, s);
+        }
         return;
     }
     /* §5.10.6.3: every packet carries the sender's credit. */
@@ -159,6 +172,7 @@ struct vsock_conn *vsock_conn_open(struct vsock_conns *t, uint32_t host_port, ui
     if (!c)
         return NULL;
     c->state = VSOCK_CONN_REQUESTED;
+    c->type = VIRTIO_VSOCK_TYPE_STREAM; /* CONNECT comes on a stream socket */
     vsock_credit_init(&c->credit, VSOCK_CONN_BUF, 0, 0);
     vsock_conn_packet(t, c, VIRTIO_VSOCK_OP_REQUEST, request);
     return c;

@@ -32,6 +32,7 @@ enum vsock_conn_state {
 struct vsock_conn {
     enum vsock_conn_state state;
     uint32_t host_port, guest_port;
+    uint16_t type;      /* VIRTIO_VSOCK_TYPE_STREAM or _SEQPACKET, from the REQUEST */
     uint8_t guest_shut; /* VIRTIO_VSOCK_SHUTDOWN_RCV | _SEND the guest sent */
     struct vsock_credit credit;
 };

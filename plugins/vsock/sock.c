@@ -55,7 +55,15 @@ static void sock_free(struct vsock_dev *d, struct vsock_sock *s)
     if (s->fd >= 0)
         close(s->fd);
     free(s->txbuf);
+    free(s->rxmsg);
     free(s);
+}
+
+/* Whether s has bytes it can write now: whole messages for SEQPACKET
+ * (a message not ended yet waits for its EOM), any for a stream. */
+static bool tx_pending(const struct vsock_sock *s)
+{
+    return s->seq ? s->nmsg > 0 : s->txlen > 0;
 }
 
 static void need_timer(struct vsock_dev *d)
@@ -76,7 +84,7 @@ void vsock_sock_arm(struct vsock_dev *d, struct vsock_sock *s)
             want = PLUGVM_EV_WRITE;
         } else {
             const struct vsock_conn *c = &d->conns.c[s->slot];
-            if (s->txlen)
+            if (tx_pending(s))
                 want |= PLUGVM_EV_WRITE;
             if (c->state == VSOCK_CONN_ESTABLISHED && !s->readable && !s->host_eof &&
                 !(c->guest_shut & VIRTIO_VSOCK_SHUTDOWN_RCV))
@@ -372,10 +380,25 @@ static void try_connect(struct vsock_dev *d, int slot)
     char path[sizeof(d->uds_path) + 16];
     snprintf(path, sizeof(path), "%s_%u", d->uds_path, c->host_port);
     struct sockaddr_un a;
-    int fd = unix_addr(&a, path) ? -1 : socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    /* A SEQPACKET connection reaches a SOCK_SEQPACKET listener; a stream
+     * listener refuses it (EPROTOTYPE), and the guest gets RST. */
+    s->seq = c->type == VIRTIO_VSOCK_TYPE_SEQPACKET;
+    int type = s->seq ? SOCK_SEQPACKET : SOCK_STREAM;
+    int fd = unix_addr(&a, path) ? -1 : socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
         struct vsock_pkt p;
         s->fd = fd;
+        if (s->seq) {
+            /* A record goes out in one sendmsg, which AF_UNIX refuses
+             * (EMSGSIZE) past sk_sndbuf - 32 bytes; Linux's driver keeps
+             * a message within the buf_alloc we advertise, so advertise
+             * no more than the socket can send whole. */
+            int sb = 0;
+            socklen_t sl = sizeof(sb);
+            if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, &sl) == 0 && sb > 4096 &&
+                (uint32_t)(sb - 4096) < c->credit.buf_alloc)
+                c->credit.buf_alloc = (uint32_t)(sb - 4096);
+        }
         vsock_conn_connected(&d->conns, c, &p);
         vsock_ctrl_push(d, &p);
         vsock_sock_arm(d, s);
@@ -424,11 +447,15 @@ void vsock_host_accepted(struct vsock_dev *d, int slot)
  * a lingering socket done). */
 static bool flush(struct vsock_dev *d, struct vsock_sock *s)
 {
-    while (s->txlen) {
+    while (tx_pending(s)) {
+        /* A stream writes whatever it holds; SEQPACKET one whole message
+         * a sendmsg, which AF_UNIX sends entirely or not at all. */
+        uint32_t len = s->seq ? s->msg_len[s->msg_head] : s->txlen;
         uint32_t first = VSOCK_CONN_BUF - s->txhead;
-        if (first > s->txlen)
-            first = s->txlen;
-        struct iovec iov[2] = {{s->txbuf + s->txhead, first}, {s->txbuf, s->txlen - first}};
+        if (first > len)
+            first = len;
+        struct iovec iov[2] = {{s->txbuf ? s->txbuf + s->txhead : NULL, first},
+                               {s->txbuf, len - first}};
         struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
         ssize_t w = sendmsg(s->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w < 0 && errno == EINTR)
@@ -446,6 +473,11 @@ static bool flush(struct vsock_dev *d, struct vsock_sock *s)
             }
             return false;
         }
+        if (s->seq) {
+            w = len; /* the record went whole */
+            s->msg_head = (uint16_t)((s->msg_head + 1) % VSOCK_SEQ_MSGS);
+            s->nmsg--;
+        }
         s->txhead = (s->txhead + (uint32_t)w) % VSOCK_CONN_BUF;
         s->txlen -= (uint32_t)w;
         if (s->kind == VSOCK_SOCK_CONN)
@@ -462,8 +494,9 @@ static bool flush(struct vsock_dev *d, struct vsock_sock *s)
             sock_free(d, s);
             return false;
         }
-        if (s->shut_write_pending)
-            shutdown(s->fd, SHUT_WR);
+    }
+    if (!tx_pending(s) && s->shut_write_pending) {
+        shutdown(s->fd, SHUT_WR);
         s->shut_write_pending = false;
     }
     if (s->kind == VSOCK_SOCK_CONN)
@@ -477,9 +510,9 @@ void vsock_host_data(struct vsock_dev *d, int slot, const struct plugvm_chain *c
     struct vsock_sock *s = d->sock[slot];
     struct vsock_conn *conn = &d->conns.c[slot];
     uint32_t done = 0;
-    if (!s || s->fd < 0 || !p->len)
+    if (!s || s->fd < 0 || (!p->len && !s->seq))
         return;
-    if (!s->txlen) {
+    if (!s->txlen && !s->seq) {
         /* Straight from guest memory to the socket; only what the host
          * peer cannot take now is copied. */
         struct iovec iov[16];
@@ -509,6 +542,22 @@ void vsock_host_data(struct vsock_dev *d, int slot, const struct plugvm_chain *c
         vsock_pkt_read(c, p, done + first, s->txbuf, rest - first);
         s->txlen += rest;
     }
+    if (s->seq) {
+        /* §5.10.6.6: a message ends with the packet that carries EOM;
+         * until then its bytes wait in txbuf (within the credit). */
+        s->msg_open += p->len;
+        if (p->flags & VIRTIO_VSOCK_SEQ_EOM) {
+            if (s->nmsg == VSOCK_SEQ_MSGS) {
+                vsock_guest_error(d, "more SEQPACKET messages than a connection holds: RST");
+                vsock_host_reset(d, slot);
+                return;
+            }
+            s->msg_len[(s->msg_head + s->nmsg++) % VSOCK_SEQ_MSGS] = s->msg_open;
+            s->msg_open = 0;
+            if (!flush(d, s))
+                return;
+        }
+    }
     credit_due(d, slot);
     vsock_sock_arm(d, s);
 }
@@ -518,7 +567,7 @@ void vsock_host_shut_write(struct vsock_dev *d, int slot)
     struct vsock_sock *s = d->sock[slot];
     if (!s || s->fd < 0)
         return;
-    if (s->txlen)
+    if (tx_pending(s))
         s->shut_write_pending = true;
     else
         shutdown(s->fd, SHUT_WR);
@@ -530,6 +579,11 @@ void vsock_host_close(struct vsock_dev *d, int slot)
     d->sock[slot] = NULL;
     if (!s)
         return;
+    if (s->seq) {
+        /* A message the guest never ended is not sent. */
+        s->txlen -= s->msg_open;
+        s->msg_open = 0;
+    }
     if (s->txlen && s->fd >= 0) {
         /* The guest sent its last bytes and closed: they still go out,
          * for a while, on a socket no longer tied to a connection. */
@@ -551,8 +605,8 @@ uint32_t vsock_host_read(struct vsock_dev *d, int slot, const struct plugvm_chai
 {
     struct vsock_conn *c = &d->conns.c[slot];
     struct vsock_sock *s = d->sock[slot];
-    if (c->state != VSOCK_CONN_ESTABLISHED || !s || s->fd < 0 || !s->readable || s->host_eof ||
-        (c->guest_shut & VIRTIO_VSOCK_SHUTDOWN_RCV))
+    if (c->state != VSOCK_CONN_ESTABLISHED || !s || s->fd < 0 || (!s->readable && !s->rxmsg_pending) ||
+        s->host_eof || (c->guest_shut & VIRTIO_VSOCK_SHUTDOWN_RCV))
         return 0;
     uint32_t credit = vsock_credit_peer_free(&c->credit);
     if (!credit)
@@ -562,7 +616,63 @@ uint32_t vsock_host_read(struct vsock_dev *d, int slot, const struct plugvm_chai
     struct vsock_pkt p;
     vsock_conn_packet(&d->conns, c, VIRTIO_VSOCK_OP_RW, &p);
     uint32_t used;
-    if (s->pre_len) {
+    if (s->seq && !s->rxmsg_pending) {
+        /* SEQPACKET: one whole record off the host socket (a recv into
+         * less would cut it), then passed on in as many RW packets as
+         * credit and RX buffers take, EOM on its last. */
+        if (!s->rxmsg && !(s->rxmsg = malloc(VSOCK_CONN_BUF))) {
+            vsock_conn_reset(&d->conns, c, &p);
+            sock_free(d, s);
+            d->sock[slot] = NULL;
+            return vsock_pkt_write(chain, &p, NULL);
+        }
+        ssize_t r = recv(s->fd, s->rxmsg, VSOCK_CONN_BUF, MSG_DONTWAIT | MSG_TRUNC);
+        if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+            s->readable = errno == EINTR;
+            vsock_sock_arm(d, s);
+            if (s->readable)
+                vsock_ready_push(d, slot);
+            return 0;
+        }
+        if (r < 0 || (size_t)r > VSOCK_CONN_BUF || (uint32_t)r > c->credit.peer_buf_alloc) {
+            /* An error, or a record larger than the guest could ever
+             * hold whole (Linux delivers a message only complete): RST. */
+            if (r > 0)
+                d->host->log(d->host, PLUGVM_LOG_WARN,
+                             "a %zd-byte host record on guest port %u exceeds the guest's buffer: reset",
+                             r, c->guest_port);
+            vsock_conn_reset(&d->conns, c, &p);
+            sock_free(d, s);
+            d->sock[slot] = NULL;
+            return vsock_pkt_write(chain, &p, NULL);
+        }
+        if (r == 0) {
+            /* EOF (an empty record reads the same, and is taken as EOF). */
+            s->host_eof = true;
+            p.op = VIRTIO_VSOCK_OP_SHUTDOWN;
+            p.flags = VIRTIO_VSOCK_SHUTDOWN_SEND;
+            vsock_sock_arm(d, s);
+            return vsock_pkt_write(chain, &p, NULL);
+        }
+        s->rxmsg_len = (uint32_t)r;
+        s->rxmsg_off = 0;
+        s->rxmsg_pending = true;
+    }
+    if (s->seq) {
+        uint32_t room = chain->writable_bytes - VSOCK_HDR_SIZE;
+        p.len = s->rxmsg_len - s->rxmsg_off;
+        p.len = p.len < credit ? p.len : credit;
+        p.len = p.len < room ? p.len : room;
+        if (s->rxmsg_off + p.len == s->rxmsg_len)
+            p.flags = VIRTIO_VSOCK_SEQ_EOM;
+        used = vsock_pkt_write(chain, &p, s->rxmsg + s->rxmsg_off);
+        s->rxmsg_off += p.len;
+        if (s->rxmsg_off == s->rxmsg_len) {
+            s->rxmsg_pending = false;
+            free(s->rxmsg);
+            s->rxmsg = NULL;
+        }
+    } else if (s->pre_len) {
         uint32_t room = chain->writable_bytes - VSOCK_HDR_SIZE;
         p.len = s->pre_len < credit ? s->pre_len : credit;
         p.len = p.len < room ? p.len : room;

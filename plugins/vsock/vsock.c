@@ -113,7 +113,10 @@ static int vsock_create(const struct plugvm_host *host, const struct plugvm_sett
     kick_loop(d);
     *info = (struct plugvm_device_info){
         .device_id = VIRTIO_ID_VSOCK,
-        .features = 0, /* stream only (§5.10.3: no bit means VIRTIO_VSOCK_F_STREAM) */
+        /* §5.10.3: SOCK_SEQPACKET when the driver accepts it; stream
+         * sockets are always there (Linux 6.1 knows no bit for them, and
+         * vhost-vsock offers only this one too). */
+        .features = 1ull << VIRTIO_VSOCK_F_SEQPACKET,
         .num_queues = VSOCK_NUM_QUEUES,
         .queue_max_size = VSOCK_QUEUE_SIZE,
         .config_size = CONFIG_SIZE,
@@ -147,6 +150,7 @@ static int vsock_activate(void *instance, uint64_t features)
     struct vsock_dev *d = instance;
     pthread_mutex_lock(&d->lock);
     d->features = features;
+    d->seqpacket = features & (1ull << VIRTIO_VSOCK_F_SEQPACKET);
     d->active = true;
     pthread_mutex_unlock(&d->lock);
     return 0;
@@ -169,6 +173,7 @@ static void vsock_reset(void *instance)
     pthread_mutex_lock(&d->lock);
     vsock_close_all(d);
     d->features = 0;
+    d->seqpacket = false;
     d->resetting = false;
     pthread_mutex_unlock(&d->lock);
 }

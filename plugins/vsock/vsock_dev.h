@@ -48,6 +48,10 @@ enum { VSOCK_Q_RX = 0, VSOCK_Q_TX = 1, VSOCK_Q_EVENT = 2, VSOCK_NUM_QUEUES = 3 }
 #define VSOCK_CMD_TIMEOUT_MS 10000
 #define VSOCK_CONNECT_RETRY_MS 1500
 #define VSOCK_LINGER_MS 5000
+/* SOCK_SEQPACKET: complete guest messages a connection may hold for its
+ * host socket. Credit bounds their bytes, not their count (a message may
+ * be empty), so this does. */
+#define VSOCK_SEQ_MSGS 256
 /* Guest misbehaviour logged line by line before it is only counted. */
 #define VSOCK_ERRORS_LOGGED 16
 
@@ -77,6 +81,17 @@ struct vsock_sock {
                         VSOCK_CONN_BUF bytes (the credit the device advertised),
                         allocated only while non-empty */
     uint32_t txhead, txlen;
+    bool seq;        /* a SOCK_SEQPACKET connection: records, not a stream */
+    /* SEQPACKET: txbuf holds nmsg complete messages (lengths in msg_len,
+     * oldest at msg_head) and then msg_open bytes of one not ended yet. */
+    uint32_t msg_len[VSOCK_SEQ_MSGS];
+    uint16_t msg_head, nmsg;
+    uint32_t msg_open;
+    /* SEQPACKET: a host record being passed to the guest, rxmsg_off of
+     * rxmsg_len bytes sent (rxmsg allocated while one is). */
+    uint8_t *rxmsg;
+    uint32_t rxmsg_len, rxmsg_off;
+    bool rxmsg_pending;
     uint8_t pre[VSOCK_CMD_MAX]; /* host bytes read past the CONNECT line */
     uint32_t pre_len;
     /* CMD: */
@@ -103,6 +118,7 @@ struct vsock_dev {
     bool resetting;        /* reset is taking events down: callbacks return at once */
     bool paused;           /* quiesce .. resume */
     uint64_t features;
+    bool seqpacket;        /* VIRTIO_VSOCK_F_SEQPACKET negotiated */
 
     struct vsock_conns conns;
     struct vsock_sock *sock[VSOCK_MAX_CONNS]; /* per slot of conns.c */

@@ -20,8 +20,11 @@
 #      nested tier): the guest's
 #      to socat's echo, the host's through CONNECT to the guest's
 #      echo-server on 5003;
+#   4b. SOCK_SEQPACKET: 7 messages of 1 B to 100000 B, each echoed whole
+#      by a SEQPACKET listener at <uds>_5006 (vsock-tool useq-echo);
 #   5. refusals: a guest connect to port 5999 (no listener at <uds>_5999)
-#      fails with ECONNRESET, and "CONNECT 5999" is closed with no OK;
+#      fails with ECONNRESET, a SEQPACKET connect to the stream listener
+#      at <uds>_5000 too, and "CONNECT 5999" is closed with no OK;
 #   6. the guest holds a connection open; plugvm snapshot, SIGKILL,
 #      plugvm restore (the snapshot's uds_path taken over): the held
 #      connection fails with ECONNRESET (TRANSPORT_RESET), a new guest ->
@@ -143,10 +146,22 @@ msg=$(timeout 600 "$tool" uconnect "$uds" 5003 $many 64 2>&1) ||
     fail "64 host connections at once through CONNECT: $msg"
 t_many=$(ms_since $t)
 
+# --- 4b. SOCK_SEQPACKET: records echoed whole by a SEQPACKET listener ---
+"$tool" useq-echo "${uds}_5006" 2>"$out/seq.echo" &
+helpers="$helpers $!"
+n=0
+while [ ! -S "${uds}_5006" ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+step 60 "$c" $run "vsock-tool seq 2 5006"
+[ "$st" = 0 ] || fail "SEQPACKET messages echoed through ${uds}_5006: status $st: $res"
+res_seq=${res% }
+
 # --- 5. refusals ---
 step 20 "$c" $run "vsock-tool connect 2 5999"
 [ "$st" = 3 ] && [ "${res% }" = ECONNRESET ] ||
     fail "a guest connect to port 5999, where nothing listens: status $st, '$res' (wanted ECONNRESET)"
+step 20 "$c" $run "vsock-tool seq 2 5000"
+[ "$st" = 3 ] && [ "${res% }" = ECONNRESET ] ||
+    fail "a guest SEQPACKET connect to port 5000, a stream listener: status $st, '$res' (wanted ECONNRESET)"
 msg=$(timeout 20 "$tool" uconnect-refused "$uds" 5999 2>&1) ||
     fail "CONNECT 5999, where the guest does not listen: $msg"
 
@@ -183,7 +198,7 @@ wait $rst
 st=$?
 exec 5>&-
 pids=
-detail="$mib MiB: guest echo $t_echo ms, guest -> host $t_send ms, host -> guest $t_recv ms; 64+64 connections of $((many / 1024)) KiB echoed $t_many ms; refusals ok; restored: held connection ECONNRESET, new connections both ways ($ok)"
+detail="$mib MiB: guest echo $t_echo ms, guest -> host $t_send ms, host -> guest $t_recv ms; 64+64 connections of $((many / 1024)) KiB echoed $t_many ms; SEQPACKET: $res_seq; refusals ok; restored: held connection ECONNRESET, new connections both ways ($ok)"
 [ $st -eq 0 ] || fail "the restored VM ended with status $st after 'quit'; $detail"
 xp=$(con "$c" | sed -n 's/^e2e: exit port write did not end the VM (exit-port status \([0-9]*\)).*/\1/p' | head -n 1)
 if [ -n "$xp" ]; then

@@ -145,6 +145,9 @@ static void settle(struct t *t)
         quiet = fake_host_run_events(&t->fh, 5) ? 0 : quiet + 1;
 }
 
+/* The features the next setup_dev's driver accepts. */
+static uint64_t setup_features;
+
 static void setup_dev(struct t *t, bool post_event)
 {
     memset(t, 0, sizeof(*t));
@@ -168,7 +171,7 @@ static void setup_dev(struct t *t, bool post_event)
     }
     t->eviov = (struct plugvm_iov){t->evbuf, sizeof(t->evbuf), true};
     t->ev_posted = post_event;
-    assert_int_equal(OPS->activate(t->inst, 0), 0);
+    assert_int_equal(OPS->activate(t->inst, setup_features), 0);
     settle(t);
 }
 
@@ -632,6 +635,110 @@ static void uds_path_checks(void **state)
     teardown_dev(&t);
 }
 
+/* SOCK_SEQPACKET (VIRTIO_VSOCK_F_SEQPACKET negotiated): a guest connect
+ * reaches a SOCK_SEQPACKET listener; RW packets up to EOM are one host
+ * record; a host record comes back cut to the RX buffers, EOM on its last
+ * piece; a stream listener, a packet of the other type, or a driver that
+ * did not negotiate the feature: RST. */
+static int seq_listener(struct t *t, uint32_t port)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s_%u", t->uds, port);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    return fd;
+}
+
+static void g_send_seq(struct t *t, uint16_t op, uint32_t gport, uint32_t hport, const void *data,
+                       uint32_t len, uint32_t flags)
+{
+    struct pkt p = {.src_cid = CID, .dst_cid = HOST_CID, .src_port = gport, .dst_port = hport,
+                    .len = len, .type = VIRTIO_VSOCK_TYPE_SEQPACKET, .op = op, .flags = flags,
+                    .buf_alloc = 65536, .fwd_cnt = 0};
+    g_send_raw(t, &p, data, len, HDR);
+}
+
+static void seqpacket(void **state)
+{
+    (void)state;
+    static struct t t;
+    setup_features = 1ull << VIRTIO_VSOCK_F_SEQPACKET;
+    setup_dev(&t, false);
+    setup_features = 0;
+    int lfd = seq_listener(&t, 6000);
+    g_send_seq(&t, VIRTIO_VSOCK_OP_REQUEST, 1300, 6000, NULL, 0, 0);
+    struct pkt p;
+    assert_true(g_recv(&t, &p, NULL));
+    assert_int_equal(p.op, VIRTIO_VSOCK_OP_RESPONSE);
+    assert_int_equal(p.type, VIRTIO_VSOCK_TYPE_SEQPACKET);
+    /* No more than one sendmsg can carry whole. */
+    assert_true(p.buf_alloc > 0 && p.buf_alloc <= 256 * 1024);
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    assert_true(fd >= 0);
+
+    /* guest -> host: two packets, one message */
+    g_send_seq(&t, VIRTIO_VSOCK_OP_RW, 1300, 6000, "abc", 3, 0);
+    char buf[16];
+    assert_int_equal(host_read(fd, buf, sizeof(buf), 100), -EAGAIN); /* not ended yet */
+    g_send_seq(&t, VIRTIO_VSOCK_OP_RW, 1300, 6000, "defg", 4, VIRTIO_VSOCK_SEQ_EOM);
+    assert_int_equal(host_read(fd, buf, sizeof(buf), 1000), 7);
+    assert_memory_equal(buf, "abcdefg", 7);
+    g_send_seq(&t, VIRTIO_VSOCK_OP_RW, 1300, 6000, "xy", 2, VIRTIO_VSOCK_SEQ_EOM);
+    assert_int_equal(host_read(fd, buf, sizeof(buf), 1000), 2);
+
+    /* host -> guest: a 10000-byte record in RX buffers of 4096 */
+    static uint8_t rec[10000], got[10000];
+    for (unsigned i = 0; i < sizeof(rec); i++)
+        rec[i] = (uint8_t)(i * 13);
+    assert_int_equal(send(fd, rec, sizeof(rec), 0), (ssize_t)sizeof(rec));
+    settle(&t);
+    uint32_t n = 0;
+    unsigned pieces = 0;
+    uint8_t data[RXDATA];
+    while (n < sizeof(rec) && g_recv(&t, &p, data)) {
+        assert_int_equal(p.op, VIRTIO_VSOCK_OP_RW);
+        assert_int_equal(p.type, VIRTIO_VSOCK_TYPE_SEQPACKET);
+        memcpy(got + n, data, p.len);
+        n += p.len;
+        pieces++;
+        assert_int_equal(p.flags, n == sizeof(rec) ? VIRTIO_VSOCK_SEQ_EOM : 0);
+        settle(&t);
+    }
+    assert_int_equal(n, sizeof(rec));
+    assert_int_equal(pieces, 3);
+    assert_memory_equal(got, rec, sizeof(rec));
+
+    /* a STREAM packet on this SEQPACKET connection: RST, host sees EOF */
+    g_send(&t, VIRTIO_VSOCK_OP_RW, 1300, 6000, "z", 1, 65536, 0);
+    assert_true(g_recv(&t, &p, NULL));
+    assert_int_equal(p.op, VIRTIO_VSOCK_OP_RST);
+    assert_int_equal(host_read(fd, buf, sizeof(buf), 1000), 0);
+    close(fd);
+
+    /* SEQPACKET to a stream listener: refused */
+    int sfd = host_listener(&t, 5000);
+    g_send_seq(&t, VIRTIO_VSOCK_OP_REQUEST, 1301, 5000, NULL, 0, 0);
+    assert_true(g_recv(&t, &p, NULL));
+    assert_int_equal(p.op, VIRTIO_VSOCK_OP_RST);
+    assert_int_equal(p.type, VIRTIO_VSOCK_TYPE_SEQPACKET);
+    close(sfd);
+    close(lfd);
+    teardown_dev(&t);
+
+    /* a driver that did not accept the feature: RST, nothing connected */
+    setup_dev(&t, false);
+    lfd = seq_listener(&t, 6000);
+    g_send_seq(&t, VIRTIO_VSOCK_OP_REQUEST, 1302, 6000, NULL, 0, 0);
+    assert_true(g_recv(&t, &p, NULL));
+    assert_int_equal(p.op, VIRTIO_VSOCK_OP_RST);
+    struct pollfd pl = {.fd = lfd, .events = POLLIN};
+    assert_int_equal(poll(&pl, 1, 100), 0);
+    close(lfd);
+    teardown_dev(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -643,6 +750,7 @@ int main(void)
         cmocka_unit_test(hostile_packets),
         cmocka_unit_test(restored_and_reset),
         cmocka_unit_test(uds_path_checks),
+        cmocka_unit_test(seqpacket),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
