@@ -601,6 +601,55 @@ void vsock_host_close(struct vsock_dev *d, int slot)
     sock_free(d, s);
 }
 
+/* The connection in `slot` ends with an RST in RX chain `chain`. */
+static uint32_t reset_in(struct vsock_dev *d, int slot, const struct plugvm_chain *chain,
+                         struct vsock_pkt *p)
+{
+    vsock_conn_reset(&d->conns, &d->conns.c[slot], p);
+    sock_free(d, d->sock[slot]);
+    d->sock[slot] = NULL;
+    return vsock_pkt_write(chain, p, NULL);
+}
+
+/* A read of the host socket that returned r <= 0: nothing now (EAGAIN:
+ * wait for the socket, 0 bytes used), the peer's EOF (SHUTDOWN(SEND) in
+ * `chain`: it may still read, a half-close; if it closed entirely, the
+ * guest's next write finds EPIPE and gets RST) or an error such as
+ * ECONNRESET (RST in `chain`). p: the RW header prepared for the read. */
+static uint32_t read_ended(struct vsock_dev *d, int slot, const struct plugvm_chain *chain, ssize_t r,
+                           struct vsock_pkt *p)
+{
+    struct vsock_sock *s = d->sock[slot];
+    if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+        s->readable = errno == EINTR;
+        vsock_sock_arm(d, s);
+        if (s->readable)
+            vsock_ready_push(d, slot);
+        return 0;
+    }
+    if (r < 0)
+        return reset_in(d, slot, chain, p);
+    s->host_eof = true;
+    p->op = VIRTIO_VSOCK_OP_SHUTDOWN;
+    p->flags = VIRTIO_VSOCK_SHUTDOWN_SEND;
+    vsock_sock_arm(d, s);
+    return vsock_pkt_write(chain, p, NULL);
+}
+
+/* An RW packet p in `chain` with as many of the `avail` bytes at buf as
+ * the guest's credit and the buffer take; with `eom`, VIRTIO_VSOCK_SEQ_EOM
+ * when that is all of them (a SEQPACKET record's last piece). */
+static uint32_t put_bytes(const struct plugvm_chain *chain, struct vsock_pkt *p, const uint8_t *buf,
+                          uint32_t avail, uint32_t credit, bool eom)
+{
+    uint32_t room = chain->writable_bytes - VSOCK_HDR_SIZE;
+    p->len = avail < credit ? avail : credit;
+    p->len = p->len < room ? p->len : room;
+    if (eom && p->len == avail)
+        p->flags = VIRTIO_VSOCK_SEQ_EOM;
+    return vsock_pkt_write(chain, p, buf);
+}
+
 uint32_t vsock_host_read(struct vsock_dev *d, int slot, const struct plugvm_chain *chain)
 {
     struct vsock_conn *c = &d->conns.c[slot];
@@ -620,52 +669,26 @@ uint32_t vsock_host_read(struct vsock_dev *d, int slot, const struct plugvm_chai
         /* SEQPACKET: one whole record off the host socket (a recv into
          * less would cut it), then passed on in as many RW packets as
          * credit and RX buffers take, EOM on its last. */
-        if (!s->rxmsg && !(s->rxmsg = malloc(VSOCK_CONN_BUF))) {
-            vsock_conn_reset(&d->conns, c, &p);
-            sock_free(d, s);
-            d->sock[slot] = NULL;
-            return vsock_pkt_write(chain, &p, NULL);
-        }
+        if (!s->rxmsg && !(s->rxmsg = malloc(VSOCK_CONN_BUF)))
+            return reset_in(d, slot, chain, &p);
         ssize_t r = recv(s->fd, s->rxmsg, VSOCK_CONN_BUF, MSG_DONTWAIT | MSG_TRUNC);
-        if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
-            s->readable = errno == EINTR;
-            vsock_sock_arm(d, s);
-            if (s->readable)
-                vsock_ready_push(d, slot);
-            return 0;
+        if (r > 0 && ((size_t)r > VSOCK_CONN_BUF || (uint32_t)r > c->credit.peer_buf_alloc)) {
+            /* A record larger than the guest could ever hold whole
+             * (Linux delivers a message only complete): RST. */
+            d->host->log(d->host, PLUGVM_LOG_WARN,
+                         "a %zd-byte host record on guest port %u exceeds the guest's buffer: reset", r,
+                         c->guest_port);
+            return reset_in(d, slot, chain, &p);
         }
-        if (r < 0 || (size_t)r > VSOCK_CONN_BUF || (uint32_t)r > c->credit.peer_buf_alloc) {
-            /* An error, or a record larger than the guest could ever
-             * hold whole (Linux delivers a message only complete): RST. */
-            if (r > 0)
-                d->host->log(d->host, PLUGVM_LOG_WARN,
-                             "a %zd-byte host record on guest port %u exceeds the guest's buffer: reset",
-                             r, c->guest_port);
-            vsock_conn_reset(&d->conns, c, &p);
-            sock_free(d, s);
-            d->sock[slot] = NULL;
-            return vsock_pkt_write(chain, &p, NULL);
-        }
-        if (r == 0) {
-            /* EOF (an empty record reads the same, and is taken as EOF). */
-            s->host_eof = true;
-            p.op = VIRTIO_VSOCK_OP_SHUTDOWN;
-            p.flags = VIRTIO_VSOCK_SHUTDOWN_SEND;
-            vsock_sock_arm(d, s);
-            return vsock_pkt_write(chain, &p, NULL);
-        }
+        /* (An empty record reads as 0, and is taken as EOF.) */
+        if (r <= 0)
+            return read_ended(d, slot, chain, r, &p);
         s->rxmsg_len = (uint32_t)r;
         s->rxmsg_off = 0;
         s->rxmsg_pending = true;
     }
     if (s->seq) {
-        uint32_t room = chain->writable_bytes - VSOCK_HDR_SIZE;
-        p.len = s->rxmsg_len - s->rxmsg_off;
-        p.len = p.len < credit ? p.len : credit;
-        p.len = p.len < room ? p.len : room;
-        if (s->rxmsg_off + p.len == s->rxmsg_len)
-            p.flags = VIRTIO_VSOCK_SEQ_EOM;
-        used = vsock_pkt_write(chain, &p, s->rxmsg + s->rxmsg_off);
+        used = put_bytes(chain, &p, s->rxmsg + s->rxmsg_off, s->rxmsg_len - s->rxmsg_off, credit, true);
         s->rxmsg_off += p.len;
         if (s->rxmsg_off == s->rxmsg_len) {
             s->rxmsg_pending = false;
@@ -673,10 +696,7 @@ uint32_t vsock_host_read(struct vsock_dev *d, int slot, const struct plugvm_chai
             s->rxmsg = NULL;
         }
     } else if (s->pre_len) {
-        uint32_t room = chain->writable_bytes - VSOCK_HDR_SIZE;
-        p.len = s->pre_len < credit ? s->pre_len : credit;
-        p.len = p.len < room ? p.len : room;
-        used = vsock_pkt_write(chain, &p, s->pre);
+        used = put_bytes(chain, &p, s->pre, s->pre_len, credit, false);
         memmove(s->pre, s->pre + p.len, s->pre_len - p.len);
         s->pre_len -= p.len;
     } else {
@@ -684,30 +704,8 @@ uint32_t vsock_host_read(struct vsock_dev *d, int slot, const struct plugvm_chai
         uint32_t room;
         unsigned n = vsock_pkt_iov(chain, true, credit, iov, 16, &room);
         ssize_t r = readv(s->fd, iov, (int)n);
-        if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
-            s->readable = errno == EINTR;
-            vsock_sock_arm(d, s);
-            if (s->readable)
-                vsock_ready_push(d, slot);
-            return 0;
-        }
-        if (r < 0) {
-            /* ECONNRESET: RST in this very buffer. */
-            vsock_conn_reset(&d->conns, c, &p);
-            sock_free(d, s);
-            d->sock[slot] = NULL;
-            return vsock_pkt_write(chain, &p, NULL);
-        }
-        if (r == 0) {
-            /* EOF: the host peer sends no more. SEND only: it may still
-             * read (a half-close); if it closed entirely, the guest's
-             * next write finds EPIPE and gets RST. */
-            s->host_eof = true;
-            p.op = VIRTIO_VSOCK_OP_SHUTDOWN;
-            p.flags = VIRTIO_VSOCK_SHUTDOWN_SEND;
-            vsock_sock_arm(d, s);
-            return vsock_pkt_write(chain, &p, NULL);
-        }
+        if (r <= 0)
+            return read_ended(d, slot, chain, r, &p);
         p.len = (uint32_t)r;
         used = vsock_pkt_write_hdr(chain, &p);
     }
