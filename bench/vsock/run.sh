@@ -133,7 +133,7 @@ pid=
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 row() { # NAME FILE BASE_FILE UNIT
     awk -v n="$1" -v a="$(median "$2")" -v b="$(median "$3")" -v u="$4" \
-        'BEGIN { printf "  %-22s %10.1f %10.1f   %-6s %6.3f\n", n, a, b, u, b > 0 ? a / b : 0 }'
+        'BEGIN { printf "  %-22s %10.1f %10.1f   %-6s %6.3f\n", n, a, b, u, (b > 0 ? a / b : 0) }'
 }
 echo
 echo "medians of $runs runs         plugvm    AF_UNIX   unit   plugvm/AF_UNIX"
