@@ -15,6 +15,11 @@
  *   conns UDS PORT N      N times: connect UDS, CONNECT PORT, read the OK
  *                         line, close (conn/s, host -> guest)
  *   acceptor PATH         listen at PATH, accept and close, forever
+ *
+ * For QEMU's vhost-vsock-device, whose host side is AF_VSOCK itself: PATH
+ * may be vsock:PORT (a listener on this host's CID, VMADDR_CID_ANY), and
+ *   vsource CID PORT BYTES   connect to CID:PORT, BYTES and shutdown, MiB/s to its close
+ *   vconns CID PORT N        N connects to CID:PORT, each closed at once
  */
 #include <errno.h>
 #include <signal.h>
@@ -24,6 +29,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <linux/vm_sockets.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,11 +64,29 @@ static struct sockaddr_un addr(const char *path)
 
 static int listen_at(const char *path)
 {
+    if (!strncmp(path, "vsock:", 6)) {
+        struct sockaddr_vm v = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
+                                .svm_port = (unsigned)strtoul(path + 6, NULL, 0)};
+        int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&v, sizeof(v)) || listen(fd, 128))
+            die(path);
+        return fd;
+    }
     struct sockaddr_un a = addr(path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     unlink(path);
     if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 128))
         die(path);
+    return fd;
+}
+
+static int vsock_connect_to(const char *cid, const char *port)
+{
+    struct sockaddr_vm v = {.svm_family = AF_VSOCK, .svm_cid = (unsigned)strtoul(cid, NULL, 0),
+                            .svm_port = (unsigned)strtoul(port, NULL, 0)};
+    int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&v, sizeof(v)))
+        die("AF_VSOCK connect");
     return fd;
 }
 
@@ -196,9 +220,9 @@ int main(int argc, char **argv)
         close(c);
         result("sink", (double)bytes / 1048576 / t, "MiB/s");
         printf("RESULT sink-bytes %llu bytes\n", (unsigned long long)bytes);
-    } else if (!strcmp(m, "source") && argc == 5) {
+    } else if ((!strcmp(m, "source") || !strcmp(m, "vsource")) && argc == 5) {
         uint64_t bytes = strtoull(argv[4], NULL, 0);
-        int fd = fc_connect(argv[2], argv[3]);
+        int fd = m[0] == 'v' ? vsock_connect_to(argv[2], argv[3]) : fc_connect(argv[2], argv[3]);
         double t0 = now_s();
         write_all(fd, bytes);
         shutdown(fd, SHUT_WR);
@@ -206,11 +230,11 @@ int main(int argc, char **argv)
         double t = now_s() - t0;
         close(fd);
         result("source", (double)bytes / 1048576 / t, "MiB/s");
-    } else if (!strcmp(m, "conns") && argc == 5) {
+    } else if ((!strcmp(m, "conns") || !strcmp(m, "vconns")) && argc == 5) {
         long n = strtol(argv[4], NULL, 0);
         double t0 = now_s();
         for (long i = 0; i < n; i++)
-            close(fc_connect(argv[2], argv[3]));
+            close(m[0] == 'v' ? vsock_connect_to(argv[2], argv[3]) : fc_connect(argv[2], argv[3]));
         double t = now_s() - t0;
         result("conns", (double)n / t, "conn/s");
     } else if (!strcmp(m, "acceptor") && argc == 3) {
@@ -222,7 +246,8 @@ int main(int argc, char **argv)
         }
     } else {
         fprintf(stderr, "usage: vsockbench pair BYTES | unix-conns N | sink PATH | "
-                        "source UDS PORT BYTES | conns UDS PORT N | acceptor PATH\n");
+                        "source UDS PORT BYTES | conns UDS PORT N | acceptor PATH |\n"
+                        "       vsource CID PORT BYTES | vconns CID PORT N (PATH may be vsock:PORT)\n");
         return 2;
     }
     return 0;

@@ -3,7 +3,8 @@
 # make-initramfs.sh LINUX_DIR CACHE_DIR
 # The nested VM host's initramfs: busybox-static, tests/vmhost/init, and
 # the outer kernel's virtio_pci, virtiofs, virtio_blk, irqbypass, kvm and kvm-amd
-# modules from LINUX_DIR (scripts/fetch-kernel.sh's folder:
+# modules, and vhost_vsock (/dev/vhost-vsock, for bench/vsock's QEMU
+# vhost-vsock-device baseline), from LINUX_DIR (scripts/fetch-kernel.sh's folder:
 # root/lib/modules/VERSION, kernel-version). Everything else the command
 # needs comes from the host through virtiofs, so this archive is small
 # and changes only with these inputs. An uncompressed newc cpio (no gunzip
@@ -19,7 +20,7 @@ bb=/bin/busybox
 command -v cpio >/dev/null || die "cpio missing (apt-get install cpio)"
 ver=$(cat "$linux/kernel-version" 2>/dev/null) || die "$linux/kernel-version missing"
 moddir=$linux/root/lib/modules/$ver
-order=$("$here/../../guest/e2e/modorder.sh" "$moddir" virtio_pci virtiofs virtio_blk irqbypass kvm kvm_amd)
+order=$("$here/../../guest/e2e/modorder.sh" "$moddir" virtio_pci virtiofs virtio_blk irqbypass kvm kvm_amd vhost_vsock)
 
 key=$( { sha256sum <"$0"; sha256sum <"$here/init"; sha256sum <"$bb"; echo "$ver"
          for m in $order; do echo "$m $(sha256sum <"$moddir/$m")"; done; } | sha256sum | cut -c1-16)
