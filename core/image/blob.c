@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Reading a blob while checking it (core/image/source.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "image/source.h"
+
+int image_blob_init(struct image_blob *b, int fd, const struct image_digest *d, uint64_t size)
+{
+    memset(b, 0, sizeof(*b));
+    b->fd = fd;
+    b->size = size;
+    b->want = *d;
+    snprintf(b->what, sizeof(b->what), "blob %s", d->text);
+    if (image_hasher_init(&b->hash, d->alg)) {
+        close(fd);
+        b->fd = -1;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static ssize_t bad(struct image_blob *b, char *err, size_t errlen, const char *fmt, const char *detail)
+{
+    char msg[256];
+    snprintf(msg, sizeof(msg), fmt, detail);
+    snprintf(err, errlen, "%s: %s", b->what, msg);
+    return -EIO;
+}
+
+ssize_t image_blob_read(struct image_blob *b, void *buf, size_t n, char *err, size_t errlen)
+{
+    if (b->done == b->size) {
+        /* The end: nothing more may follow, and the digest must match. */
+        char extra;
+        ssize_t r;
+        do
+            r = read(b->fd, &extra, 1);
+        while (r < 0 && errno == EINTR);
+        if (r > 0)
+            return bad(b, err, errlen, "longer than the %s its descriptor gives", "size");
+        if (!b->hash.ctx)
+            return 0; /* already checked */
+        struct image_digest got;
+        image_hasher_final(&b->hash, &got);
+        if (!image_digest_equal(&got, &b->want))
+            return bad(b, err, errlen, "its content has digest %s: damaged or not this blob", got.text);
+        return 0;
+    }
+    if (n > b->size - b->done)
+        n = (size_t)(b->size - b->done);
+    ssize_t r;
+    do
+        r = read(b->fd, buf, n);
+    while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return bad(b, err, errlen, "read: %s", strerror(errno));
+    if (r == 0) {
+        char at[64];
+        snprintf(at, sizeof(at), "%llu bytes", (unsigned long long)b->done);
+        return bad(b, err, errlen, "ends after %s, before the size its descriptor gives (truncated)", at);
+    }
+    image_hasher_update(&b->hash, buf, (size_t)r);
+    b->done += (uint64_t)r;
+    return r;
+}
+
+void image_blob_close(struct image_blob *b)
+{
+    if (b->hash.ctx)
+        image_hasher_abort(&b->hash);
+    if (b->fd >= 0)
+        close(b->fd);
+    b->fd = -1;
+}
+
+int image_blob_read_all(struct image_source *src, const struct image_digest *d, uint64_t size, size_t max,
+                        char **buf, size_t *len, char *err, size_t errlen)
+{
+    if (size > max) {
+        snprintf(err, errlen, "blob %s: %llu bytes, more than the %zu a JSON document may have here", d->text,
+                 (unsigned long long)size, max);
+        return -EFBIG;
+    }
+    struct image_blob b;
+    int rc = src->ops->open_blob(src, d, size, &b, err, errlen);
+    if (rc)
+        return rc;
+    char *p = malloc(size ? (size_t)size : 1);
+    if (!p) {
+        image_blob_close(&b);
+        return -ENOMEM;
+    }
+    size_t at = 0;
+    for (;;) {
+        ssize_t r = image_blob_read(&b, p + at, (size_t)size - at, err, errlen);
+        if (r < 0) {
+            free(p);
+            image_blob_close(&b);
+            return (int)r;
+        }
+        if (r == 0)
+            break;
+        at += (size_t)r;
+    }
+    image_blob_close(&b);
+    *buf = p;
+    *len = at;
+    return 0;
+}

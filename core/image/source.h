@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Where an image's blobs come from, behind one interface, so that an OCI
+ * image layout folder, an oci-archive tar, a docker-archive and (later) a
+ * registry pull all feed the same import. Every blob is read through
+ * image_blob, which hashes what passes and, at its end, checks the size
+ * and digest its descriptor promised: no byte reaches the importer
+ * unchecked past the end of a blob. Not thread-safe: one source, one
+ * thread.
+ */
+#ifndef PLUGVM_IMAGE_SOURCE_H
+#define PLUGVM_IMAGE_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "image/digest.h"
+
+struct image_source;
+
+/* A blob being read: fd-backed, `size` bytes, checked against `want`. */
+struct image_blob {
+    int fd;
+    uint64_t size, done;      /* bytes promised, bytes read so far */
+    struct image_digest want;
+    struct image_hasher hash;
+    char what[IMAGE_DIGEST_TEXT_MAX + 64]; /* "blob sha256:..." for messages */
+};
+
+struct image_source_ops {
+    /* The image's top document: its index (an OCI layout's index.json)
+     * as a heap buffer of *len bytes. 0, or -errno with err set. */
+    int (*read_index)(struct image_source *src, char **buf, size_t *len, char *err, size_t errlen);
+    /* Opens the blob with digest d, which its descriptor says is `size`
+     * bytes: 0 with *b ready, or -errno with err set (-ENOENT: no such
+     * blob). */
+    int (*open_blob)(struct image_source *src, const struct image_digest *d, uint64_t size,
+                     struct image_blob *b, char *err, size_t errlen);
+    void (*close)(struct image_source *src);
+};
+
+struct image_source {
+    const struct image_source_ops *ops;
+    char name[4096]; /* what the user gave, for messages */
+};
+
+/* An OCI image layout folder (image-spec image-layout.md): `oci-layout`
+ * with imageLayoutVersion "1.0.0", index.json, blobs/ALG/HEX. 0 with *out
+ * (free it with close), or -errno with err naming the folder and what is
+ * wrong. */
+int image_source_layout_open(const char *dir, struct image_source **out, char *err, size_t errlen);
+
+/* For sources: b reads fd (taken over: closed by image_blob_close), which
+ * must hold `size` bytes with digest d. 0, or -ENOMEM (fd closed). */
+int image_blob_init(struct image_blob *b, int fd, const struct image_digest *d, uint64_t size);
+
+/* Reads up to n bytes of b into buf: >0 bytes, 0 at the end (after the
+ * size and digest were found right), or -EIO with err set (a read error,
+ * a blob shorter or longer than its descriptor says, a wrong digest). */
+ssize_t image_blob_read(struct image_blob *b, void *buf, size_t n, char *err, size_t errlen);
+void image_blob_close(struct image_blob *b);
+
+/* The whole blob d (a JSON document) into a heap buffer, verified; at most
+ * `max` bytes (a descriptor claiming more is refused before reading). */
+int image_blob_read_all(struct image_source *src, const struct image_digest *d, uint64_t size, size_t max,
+                        char **buf, size_t *len, char *err, size_t errlen);
+
+#endif

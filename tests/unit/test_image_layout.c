@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* core/image: an OCI image layout folder written here, blob by blob, then
+ * resolved (index, manifest, config, each verified), and each way it can
+ * be broken refused with a message naming the folder, the blob and what
+ * was expected. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "image/resolve.h"
+#include "image/source.h"
+
+struct img {
+    char dir[64];
+    char manifest[IMAGE_DIGEST_TEXT_MAX], config[IMAGE_DIGEST_TEXT_MAX], layer[IMAGE_DIGEST_TEXT_MAX];
+    size_t manifest_len, config_len;
+};
+
+static void put(const char *dir, const char *name, const void *data, size_t len)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+
+/* Writes a blob; its digest text into d. */
+static void blob(const char *dir, const void *data, size_t len, char *d)
+{
+    struct image_hasher h;
+    struct image_digest g;
+    assert_int_equal(image_hasher_init(&h, IMAGE_DIGEST_SHA256), 0);
+    image_hasher_update(&h, data, len);
+    image_hasher_final(&h, &g);
+    strcpy(d, g.text);
+    char name[16 + IMAGE_DIGEST_TEXT_MAX];
+    snprintf(name, sizeof(name), "blobs/sha256/%s", g.text + 7);
+    put(dir, name, data, len);
+}
+
+/* A one-layer linux/amd64 image tagged `tag`; with docker, Docker's media
+ * types. */
+static void make_image(struct img *m, const char *tag, bool docker)
+{
+    strcpy(m->dir, "/tmp/plugvm-layout-XXXXXX");
+    assert_non_null(mkdtemp(m->dir));
+    char p[256];
+    snprintf(p, sizeof(p), "%s/blobs", m->dir);
+    assert_int_equal(mkdir(p, 0755), 0);
+    snprintf(p, sizeof(p), "%s/blobs/sha256", m->dir);
+    assert_int_equal(mkdir(p, 0755), 0);
+    put(m->dir, "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}", 30);
+    blob(m->dir, "layer bytes", 11, m->layer);
+    char config[1024];
+    m->config_len = (size_t)snprintf(config, sizeof(config),
+        "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}",
+        m->layer);
+    blob(m->dir, config, m->config_len, m->config);
+    char manifest[2048];
+    m->manifest_len = (size_t)snprintf(manifest, sizeof(manifest),
+        "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu},"
+        "\"layers\":[{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":11}]}",
+        docker ? "application/vnd.docker.distribution.manifest.v2+json" : "application/vnd.oci.image.manifest.v1+json",
+        docker ? "application/vnd.docker.container.image.v1+json" : "application/vnd.oci.image.config.v1+json",
+        m->config, m->config_len,
+        docker ? "application/vnd.docker.image.rootfs.diff.tar.gzip" : "application/vnd.oci.image.layer.v1.tar",
+        m->layer);
+    blob(m->dir, manifest, m->manifest_len, m->manifest);
+    char index[2048];
+    int n = snprintf(index, sizeof(index),
+        "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu,"
+        "\"annotations\":{\"org.opencontainers.image.ref.name\":\"%s\"}}]}",
+        docker ? "application/vnd.docker.distribution.manifest.v2+json" : "application/vnd.oci.image.manifest.v1+json",
+        m->manifest, m->manifest_len, tag);
+    put(m->dir, "index.json", index, (size_t)n);
+}
+
+static void remove_image(struct img *m)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", m->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Resolves m's folder with ref: 0 or the error, message in err. */
+static int resolve(struct img *m, const char *ref, struct image_resolved *r, char *err, size_t errlen)
+{
+    struct image_source *src;
+    int rc = image_source_layout_open(m->dir, &src, err, errlen);
+    if (rc)
+        return rc;
+    rc = image_resolve(src, ref, r, err, errlen);
+    src->ops->close(src);
+    return rc;
+}
+
+static void resolves(void **state)
+{
+    (void)state;
+    for (int docker = 0; docker < 2; docker++) {
+        struct img m;
+        make_image(&m, "v1", docker);
+        struct image_resolved r;
+        char err[1024] = "";
+        const char *refs[] = {NULL, "v1", NULL};
+        char at[IMAGE_DIGEST_TEXT_MAX + 1];
+        snprintf(at, sizeof(at), "@%s", m.manifest);
+        refs[2] = at;
+        for (int i = 0; i < 3; i++) {
+            if (resolve(&m, refs[i], &r, err, sizeof(err)))
+                fail_msg("ref %s: %s", refs[i] ? refs[i] : "(none)", err);
+            assert_string_equal(r.manifest_desc.digest.text, m.manifest);
+            assert_int_equal(r.manifest.n, 1);
+            assert_string_equal(r.manifest.layers[0].digest.text, m.layer);
+            assert_string_equal(r.config.diff_ids[0].text, m.layer);
+            assert_int_equal(r.config_len, m.config_len);
+            image_resolved_free(&r);
+        }
+        assert_int_equal(resolve(&m, "v2", &r, err, sizeof(err)), -ENOENT);
+        assert_non_null(strstr(err, "tagged \"v2\""));
+        assert_non_null(strstr(err, "v1 (any/any)"));
+        remove_image(&m);
+    }
+}
+
+static void expect(struct img *m, const char *ref, const char *want1, const char *want2)
+{
+    struct image_resolved r;
+    char err[1024] = "";
+    int rc = resolve(m, ref, &r, err, sizeof(err));
+    if (rc == 0)
+        fail_msg("resolved, wanted a refusal with \"%s\"", want1);
+    if (!strstr(err, want1) || (want2 && !strstr(err, want2)) || !strstr(err, m->dir))
+        fail_msg("message \"%s\" lacks \"%s\"/\"%s\" or the folder", err, want1, want2 ? want2 : "");
+}
+
+static void blob_path(struct img *m, const char *digest, char *path, size_t n)
+{
+    snprintf(path, n, "%s/blobs/sha256/%s", m->dir, digest + 7);
+}
+
+static void refusals(void **state)
+{
+    (void)state;
+    struct img m;
+    char path[512];
+
+    /* A manifest blob whose bytes changed (same size). */
+    make_image(&m, "v1", false);
+    blob_path(&m, m.manifest, path, sizeof(path));
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "X", 1, 5), 1);
+    close(fd);
+    expect(&m, NULL, m.manifest, "its content has digest");
+    remove_image(&m);
+
+    /* A truncated config blob. */
+    make_image(&m, "v1", false);
+    blob_path(&m, m.config, path, sizeof(path));
+    assert_int_equal(truncate(path, 10), 0);
+    expect(&m, NULL, m.config, "10 bytes, its descriptor says");
+    remove_image(&m);
+
+    /* A missing config blob. */
+    make_image(&m, "v1", false);
+    blob_path(&m, m.config, path, sizeof(path));
+    assert_int_equal(unlink(path), 0);
+    expect(&m, NULL, m.config, "missing");
+    remove_image(&m);
+
+    /* A blob that is a symlink (to the right bytes, even). */
+    make_image(&m, "v1", false);
+    blob_path(&m, m.config, path, sizeof(path));
+    char moved[128];
+    snprintf(moved, sizeof(moved), "%s/elsewhere", m.dir);
+    assert_int_equal(rename(path, moved), 0);
+    assert_int_equal(symlink(moved, path), 0);
+    expect(&m, NULL, "symbolic link", NULL);
+    remove_image(&m);
+
+    /* No oci-layout; a wrong version; index.json not JSON. */
+    make_image(&m, "v1", false);
+    snprintf(path, sizeof(path), "%s/oci-layout", m.dir);
+    assert_int_equal(unlink(path), 0);
+    expect(&m, NULL, "oci-layout", "not an OCI image layout");
+    put(m.dir, "oci-layout", "{\"imageLayoutVersion\":\"2.0.0\"}", 30);
+    expect(&m, NULL, "oci-layout", "1.0.0");
+    put(m.dir, "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}", 30);
+    put(m.dir, "index.json", "{\"schemaVersion\":2,", 19);
+    expect(&m, NULL, "index.json", "is not valid JSON");
+    remove_image(&m);
+
+    /* A digest ref that is not one; one the index lacks. */
+    make_image(&m, "v1", false);
+    expect(&m, "@sha256:1234", "expected @sha256", NULL);
+    expect(&m, "@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+           "no manifest sha256:0000", NULL);
+    remove_image(&m);
+
+    /* Not a folder at all. */
+    struct image_source *src;
+    char err[512];
+    assert_int_equal(image_source_layout_open("/nonexistent/plugvm-image", &src, err, sizeof(err)), -ENOENT);
+    assert_non_null(strstr(err, "/nonexistent/plugvm-image"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(resolves),
+        cmocka_unit_test(refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
