@@ -1,23 +1,42 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Reading a blob while checking it (core/image/source.h). */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "image/source.h"
 
-int image_blob_init(struct image_blob *b, int fd, const struct image_digest *d, uint64_t size)
+ssize_t image_blob_fd_read(void *ctx, void *buf, size_t n)
+{
+    ssize_t r;
+    do
+        r = read((int)(intptr_t)ctx, buf, n);
+    while (r < 0 && errno == EINTR);
+    return r < 0 ? -errno : r;
+}
+
+void image_blob_fd_close(void *ctx)
+{
+    close((int)(intptr_t)ctx);
+}
+
+int image_blob_init(struct image_blob *b, ssize_t (*raw)(void *ctx, void *buf, size_t n),
+                    void (*raw_close)(void *ctx), void *ctx, const struct image_digest *d, uint64_t size)
 {
     memset(b, 0, sizeof(*b));
-    b->fd = fd;
+    b->raw = raw;
+    b->raw_close = raw_close;
+    b->ctx = ctx;
     b->size = size;
     b->want = *d;
     snprintf(b->what, sizeof(b->what), "blob %s", d->text);
     if (image_hasher_init(&b->hash, d->alg)) {
-        close(fd);
-        b->fd = -1;
+        raw_close(ctx);
+        b->raw_close = NULL;
         return -ENOMEM;
     }
     return 0;
@@ -36,11 +55,7 @@ ssize_t image_blob_read(struct image_blob *b, void *buf, size_t n, char *err, si
     if (b->done == b->size) {
         /* The end: nothing more may follow, and the digest must match. */
         char extra;
-        ssize_t r;
-        do
-            r = read(b->fd, &extra, 1);
-        while (r < 0 && errno == EINTR);
-        if (r > 0)
+        if (b->raw(b->ctx, &extra, 1) > 0)
             return bad(b, err, errlen, "longer than the %s its descriptor gives", "size");
         if (!b->hash.ctx)
             return 0; /* already checked */
@@ -52,12 +67,10 @@ ssize_t image_blob_read(struct image_blob *b, void *buf, size_t n, char *err, si
     }
     if (n > b->size - b->done)
         n = (size_t)(b->size - b->done);
-    ssize_t r;
-    do
-        r = read(b->fd, buf, n);
-    while (r < 0 && errno == EINTR);
+    ssize_t r = b->raw(b->ctx, buf, n);
     if (r < 0)
-        return bad(b, err, errlen, "read: %s", strerror(errno));
+        return bad(b, err, errlen, "read: %s",
+                   r == -EBADMSG ? "the archive is truncated or damaged" : strerror((int)-r));
     if (r == 0) {
         char at[64];
         snprintf(at, sizeof(at), "%llu bytes", (unsigned long long)b->done);
@@ -72,9 +85,9 @@ void image_blob_close(struct image_blob *b)
 {
     if (b->hash.ctx)
         image_hasher_abort(&b->hash);
-    if (b->fd >= 0)
-        close(b->fd);
-    b->fd = -1;
+    if (b->raw_close)
+        b->raw_close(b->ctx);
+    b->raw_close = NULL;
 }
 
 int image_blob_read_all(struct image_source *src, const struct image_digest *d, uint64_t size, size_t max,
@@ -110,4 +123,19 @@ int image_blob_read_all(struct image_source *src, const struct image_digest *d, 
     *buf = p;
     *len = at;
     return 0;
+}
+
+int image_source_open(const char *path, struct image_source **out, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st)) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -errno;
+    }
+    if (S_ISDIR(st.st_mode))
+        return image_source_layout_open(path, out, err, errlen);
+    if (S_ISREG(st.st_mode))
+        return image_source_archive_open(path, out, err, errlen);
+    snprintf(err, errlen, "%s: expected an OCI image layout folder or an image archive file", path);
+    return -EINVAL;
 }

@@ -8,6 +8,7 @@
  * waited on.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,7 +108,7 @@ static int layout_open_blob(struct image_source *src, const struct image_digest 
                  (unsigned long long)st.st_size, (unsigned long long)size);
         return fail(l, err, errlen, -EIO, path, why);
     }
-    return image_blob_init(b, fd, d, size);
+    return image_blob_init(b, image_blob_fd_read, image_blob_fd_close, (void *)(intptr_t)fd, d, size);
 }
 
 static void layout_close(struct image_source *src)

@@ -19,9 +19,12 @@
 
 struct image_source;
 
-/* A blob being read: fd-backed, `size` bytes, checked against `want`. */
+/* A blob being read from its source (`raw`, which returns bytes as they
+ * are stored, -errno on an error), `size` bytes, checked against `want`. */
 struct image_blob {
-    int fd;
+    ssize_t (*raw)(void *ctx, void *buf, size_t n);
+    void (*raw_close)(void *ctx);
+    void *ctx;
     uint64_t size, done;      /* bytes promised, bytes read so far */
     struct image_digest want;
     struct image_hasher hash;
@@ -51,9 +54,22 @@ struct image_source {
  * wrong. */
 int image_source_layout_open(const char *dir, struct image_source **out, char *err, size_t errlen);
 
-/* For sources: b reads fd (taken over: closed by image_blob_close), which
- * must hold `size` bytes with digest d. 0, or -ENOMEM (fd closed). */
-int image_blob_init(struct image_blob *b, int fd, const struct image_digest *d, uint64_t size);
+/* An oci-archive: the same layout in a tar file (plain, gzip or zstd).
+ * Same results as image_source_layout_open; a file that is no tar, or is
+ * truncated, is refused naming it. */
+int image_source_archive_open(const char *file, struct image_source **out, char *err, size_t errlen);
+
+/* Either of the above, by what `path` is: a folder or a file. */
+int image_source_open(const char *path, struct image_source **out, char *err, size_t errlen);
+
+/* For sources: b reads through raw(ctx) (raw_close(ctx) at
+ * image_blob_close, and on failure here), which must yield `size` bytes
+ * with digest d. 0, or -ENOMEM. */
+int image_blob_init(struct image_blob *b, ssize_t (*raw)(void *ctx, void *buf, size_t n),
+                    void (*raw_close)(void *ctx), void *ctx, const struct image_digest *d, uint64_t size);
+/* raw and raw_close for a file descriptor passed as ctx (intptr_t). */
+ssize_t image_blob_fd_read(void *ctx, void *buf, size_t n);
+void image_blob_fd_close(void *ctx);
 
 /* Reads up to n bytes of b into buf: >0 bytes, 0 at the end (after the
  * size and digest were found right), or -EIO with err set (a read error,

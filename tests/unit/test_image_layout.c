@@ -217,11 +217,65 @@ static void refusals(void **state)
     assert_non_null(strstr(err, "/nonexistent/plugvm-image"));
 }
 
+/* The same layout as an oci-archive: tar, tar.gz; then damaged. */
+static void archives(void **state)
+{
+    (void)state;
+    struct img m;
+    make_image(&m, "v1", false);
+    char tar[128], cmd[512], err[1024] = "";
+    snprintf(tar, sizeof(tar), "%s.tar", m.dir);
+    for (int gz = 0; gz < 2; gz++) {
+        snprintf(cmd, sizeof(cmd), "tar -C %s -c%sf %s .", m.dir, gz ? "z" : "", tar);
+        assert_int_equal(system(cmd), 0);
+        struct image_source *src;
+        if (image_source_open(tar, &src, err, sizeof(err)))
+            fail_msg("%s", err);
+        struct image_resolved r;
+        if (image_resolve(src, "v1", &r, err, sizeof(err)))
+            fail_msg("%s", err);
+        assert_string_equal(r.manifest_desc.digest.text, m.manifest);
+        assert_string_equal(r.config.diff_ids[0].text, m.layer);
+        /* The layer, read through the archive and checked at its end. */
+        struct image_blob b;
+        assert_int_equal(src->ops->open_blob(src, &r.manifest.layers[0].digest, 11, &b, err, sizeof(err)), 0);
+        char buf[32];
+        assert_int_equal(image_blob_read(&b, buf, sizeof(buf), err, sizeof(err)), 11);
+        assert_int_equal(image_blob_read(&b, buf, sizeof(buf), err, sizeof(err)), 0);
+        assert_memory_equal(buf, "layer bytes", 11);
+        image_blob_close(&b);
+        image_resolved_free(&r);
+        src->ops->close(src);
+    }
+    /* Truncated: cut in the middle of the archive (the blobs come first,
+     * then oci-layout and index.json, in tar's order here: any cut fails). */
+    snprintf(cmd, sizeof(cmd), "tar -C %s -cf %s . && truncate -s 1536 %s", m.dir, tar, tar);
+    assert_int_equal(system(cmd), 0);
+    struct image_source *src = NULL;
+    struct image_resolved r;
+    int rc = image_source_open(tar, &src, err, sizeof(err));
+    if (!rc) {
+        rc = image_resolve(src, NULL, &r, err, sizeof(err));
+        src->ops->close(src);
+    }
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(err, tar));
+    /* Not a tar at all. */
+    FILE *f = fopen(tar, "w");
+    fputs("hello, not a tar\n", f);
+    fclose(f);
+    assert_int_not_equal(image_source_open(tar, &src, err, sizeof(err)), 0);
+    assert_non_null(strstr(err, "not a tar archive"));
+    unlink(tar);
+    remove_image(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(resolves),
         cmocka_unit_test(refusals),
+        cmocka_unit_test(archives),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
