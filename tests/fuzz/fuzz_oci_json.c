@@ -4,13 +4,19 @@
  * manifest and a config, and an index that parses is asked for a manifest.
  * Whatever the input: every refusal is -EINVAL with a message, or -ENOMEM;
  * what parses keeps its bounds (at most OCI_MAX_ENTRIES entries, strings
- * NUL-terminated inside their buffers, digests canonical); nothing leaks. */
+ * NUL-terminated inside their buffers, digests canonical); nothing leaks.
+ * The same bytes, split at the first newline, are also a layer entry's
+ * path and hardlink target: a cleaned path never holds a ".." component
+ * or an empty one, and never starts with '/'. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "image/entry.h"
 #include "image/oci.h"
+
+#include <sys/stat.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -57,6 +63,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         oci_config_free(&c);
     } else if ((rc != -EINVAL && rc != -ENOMEM) || (rc == -EINVAL && !err[0])) {
         abort();
+    }
+    char text[2 * LAYER_PATH_MAX];
+    size_t n = size < sizeof(text) - 1 ? size : sizeof(text) - 1;
+    memcpy(text, data, n);
+    text[n] = '\0';
+    char *nl = strchr(text, '\n');
+    if (nl)
+        *nl = '\0';
+    struct layer_entry e;
+    if (layer_entry_classify(text, n & 1 ? S_IFREG : S_IFDIR, nl ? nl + 1 : NULL, &e, err, sizeof(err)) == 0) {
+        const char *paths[2] = {e.path, e.link};
+        for (int k = 0; k < 2; k++) {
+            const char *p = paths[k];
+            if (p[0] == '/' || strstr(p, "//") || !strcmp(p, "..") || !strncmp(p, "../", 3) ||
+                strstr(p, "/../") || (strlen(p) >= 3 && !strcmp(p + strlen(p) - 3, "/..")))
+                abort();
+        }
     }
     return 0;
 }

@@ -13,6 +13,9 @@
 
 #include "image/digest.h"
 #include "image/oci.h"
+#include "image/entry.h"
+
+#include <sys/stat.h>
 
 #define D1 "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 #define D2 "sha256:0000000000000000000000000000000000000000000000000000000000000002"
@@ -182,12 +185,70 @@ static void refusals(void **state)
     }
 }
 
+/* Layer entries: cleaning, whiteouts, opaque directories, refusals. */
+static void layer_entries(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *path;
+        mode_t type;
+        const char *link;
+        int op; /* -1: refused */
+        const char *want;
+    } cases[] = {
+        {"./usr/bin/sh", S_IFREG, NULL, LAYER_ADD, "usr/bin/sh"},
+        {"/etc//passwd", S_IFREG, NULL, LAYER_ADD, "etc/passwd"},
+        {"a/./b/", S_IFDIR, NULL, LAYER_ADD, "a/b"},
+        {"./", S_IFDIR, NULL, LAYER_ADD, ""},
+        {"etc/.wh.motd", S_IFREG, NULL, LAYER_WHITEOUT, "etc/motd"},
+        {".wh.top", S_IFREG, NULL, LAYER_WHITEOUT, "top"},
+        {"var/cache/.wh..wh..opq", S_IFREG, NULL, LAYER_OPAQUE, "var/cache"},
+        {".wh..wh..opq", S_IFREG, NULL, LAYER_OPAQUE, ""},
+        {"x/.wh..wh.plnk", S_IFDIR, NULL, LAYER_SKIP, NULL},
+        {"run/app.sock", S_IFSOCK, NULL, LAYER_SKIP, NULL},
+        {"bin/ln", S_IFREG, "./bin/busybox", LAYER_ADD, "bin/ln"},
+        {"../etc/passwd", S_IFREG, NULL, -1, "\"..\" component"},
+        {"a/b/../../..", S_IFDIR, NULL, -1, "\"..\" component"},
+        {"etc/.wh...", S_IFREG, NULL, -1, "a whiteout of \"..\""},
+        {"etc/.wh..", S_IFREG, NULL, -1, "a whiteout of \".\""},
+        {"etc/.wh.", S_IFREG, NULL, -1, "a whiteout of \"\""},
+        {"bin/x", S_IFREG, "../../etc/shadow", -1, "\"..\" component"},
+        {"bin/y", S_IFREG, "/", -1, "a hardlink to the image's root"},
+        {"/", S_IFREG, NULL, -1, "the image's root as something other"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct layer_entry e;
+        char err[512] = "";
+        int rc = layer_entry_classify(cases[i].path, cases[i].type, cases[i].link, &e, err, sizeof(err));
+        if (cases[i].op < 0) {
+            if (rc != -EINVAL || !strstr(err, cases[i].want))
+                fail_msg("case %zu (%s): rc %d, \"%s\", wanted a refusal with \"%s\"", i, cases[i].path, rc,
+                         err, cases[i].want);
+            continue;
+        }
+        if (rc || (int)e.op != cases[i].op || (cases[i].want && strcmp(e.path, cases[i].want)))
+            fail_msg("case %zu (%s): rc %d op %d path \"%s\" (%s)", i, cases[i].path, rc, e.op, e.path, err);
+    }
+    struct layer_entry e;
+    char err[256];
+    assert_int_equal(layer_entry_classify("bin/ln", S_IFREG, "bin//busybox", &e, err, sizeof(err)), 0);
+    assert_string_equal(e.link, "bin/busybox");
+    char longname[300];
+    memset(longname, 'n', 256);
+    longname[256] = '\0';
+    assert_int_equal(layer_entry_classify(longname, S_IFREG, NULL, &e, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "a name of 256 bytes"));
+    memset(longname, 'n', 255);
+    longname[255] = '\0';
+    assert_int_equal(layer_entry_classify(longname, S_IFREG, NULL, &e, err, sizeof(err)), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(digests),         cmocka_unit_test(media_types),
         cmocka_unit_test(index_and_pick),  cmocka_unit_test(manifest_and_config),
-        cmocka_unit_test(refusals),
+        cmocka_unit_test(refusals),        cmocka_unit_test(layer_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
