@@ -16,8 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "image/source.h"
 
 #define ARCHIVE_JSON_MAX (4u << 20)
@@ -81,18 +79,33 @@ static int seek_entry(const struct tarsrc *t, struct archive *a, const char *pat
     }
 }
 
+/* Opens the archive and walks to `path`: 0 with *a and *e there, or
+ * -errno with err (`missing` saying what an absent entry means). */
+static int open_at(const struct tarsrc *t, const char *path, const char *missing, struct archive **a,
+                   struct archive_entry **e, char *err, size_t errlen)
+{
+    if (!(*a = open_tar(t, err, errlen)))
+        return -EINVAL;
+    int rc = seek_entry(t, *a, path, e, err, errlen);
+    if (rc == -ENOENT)
+        rc = fail(t, err, errlen, -ENOENT, path, missing);
+    if (rc) {
+        archive_read_free(*a);
+        *a = NULL;
+    }
+    return rc;
+}
+
 static int read_entry(const struct tarsrc *t, const char *path, char **buf, size_t *len, char *err,
                       size_t errlen)
 {
-    struct archive *a = open_tar(t, err, errlen);
-    if (!a)
-        return -EINVAL;
+    struct archive *a;
     struct archive_entry *e;
-    int rc = seek_entry(t, a, path, &e, err, errlen);
-    if (rc == -ENOENT)
-        rc = fail(t, err, errlen, -ENOENT, path, "missing: not an OCI image layout archive");
-    int64_t size = rc ? 0 : archive_entry_size(e);
-    if (!rc && (size < 0 || size > ARCHIVE_JSON_MAX))
+    int rc = open_at(t, path, "missing: not an OCI image layout archive", &a, &e, err, errlen);
+    if (rc)
+        return rc;
+    int64_t size = archive_entry_size(e);
+    if (size < 0 || size > ARCHIVE_JSON_MAX)
         rc = fail(t, err, errlen, -EFBIG, path, "larger than 4 MiB: not an image layout's file");
     char *p = rc ? NULL : malloc((size_t)size + 1);
     if (!rc && !p)
@@ -144,14 +157,12 @@ static int tar_open_blob(struct image_source *src, const struct image_digest *d,
     struct tarsrc *t = (struct tarsrc *)src;
     char path[16 + IMAGE_DIGEST_TEXT_MAX];
     snprintf(path, sizeof(path), "blobs/%.6s/%s", d->text, d->text + 7);
-    struct archive *a = open_tar(t, err, errlen);
-    if (!a)
-        return -EINVAL;
+    struct archive *a;
     struct archive_entry *e;
-    int rc = seek_entry(t, a, path, &e, err, errlen);
-    if (rc == -ENOENT)
-        rc = fail(t, err, errlen, -ENOENT, path, "missing: the image lists a blob it does not hold");
-    if (!rc && archive_entry_size_is_set(e) && (uint64_t)archive_entry_size(e) != size) {
+    int rc = open_at(t, path, "missing: the image lists a blob it does not hold", &a, &e, err, errlen);
+    if (rc)
+        return rc;
+    if (archive_entry_size_is_set(e) && (uint64_t)archive_entry_size(e) != size) {
         char why[128];
         snprintf(why, sizeof(why), "%lld bytes, its descriptor says %llu (truncated or not this blob)",
                  (long long)archive_entry_size(e), (unsigned long long)size);
@@ -187,13 +198,8 @@ int image_source_archive_open(const char *file, struct image_source **out, char 
     char *layout = NULL;
     size_t len = 0;
     int rc = read_entry(t, "oci-layout", &layout, &len, err, errlen);
-    if (!rc) {
-        json_t *root = json_loadb(layout, len, JSON_REJECT_DUPLICATES, NULL);
-        json_t *v = json_object_get(root, "imageLayoutVersion");
-        if (!json_is_string(v) || strcmp(json_string_value(v), "1.0.0"))
-            rc = fail(t, err, errlen, -EINVAL, "oci-layout", "expected {\"imageLayoutVersion\": \"1.0.0\"}");
-        json_decref(root);
-    }
+    if (!rc)
+        rc = image_layout_version_check(layout, len, t->src.name, err, errlen);
     free(layout);
     if (!rc)
         rc = read_entry(t, "index.json", &t->index, &t->index_len, err, errlen);

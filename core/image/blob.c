@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "image/source.h"
 
 ssize_t image_blob_fd_read(void *ctx, void *buf, size_t n)
@@ -137,5 +139,17 @@ int image_source_open(const char *path, struct image_source **out, char *err, si
     if (S_ISREG(st.st_mode))
         return image_source_archive_open(path, out, err, errlen);
     snprintf(err, errlen, "%s: expected an OCI image layout folder or an image archive file", path);
+    return -EINVAL;
+}
+
+int image_layout_version_check(const char *buf, size_t len, const char *where, char *err, size_t errlen)
+{
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *v = json_object_get(root, "imageLayoutVersion");
+    int ok = json_is_string(v) && !strcmp(json_string_value(v), "1.0.0");
+    json_decref(root);
+    if (ok)
+        return 0;
+    snprintf(err, errlen, "%s: oci-layout: expected {\"imageLayoutVersion\": \"1.0.0\"}", where);
     return -EINVAL;
 }

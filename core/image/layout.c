@@ -16,8 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "image/source.h"
 
 /* index.json and oci-layout are small; a bigger one is not a layout. */
@@ -143,13 +141,8 @@ int image_source_layout_open(const char *dir, struct image_source **out, char *e
     int rc = read_small(l, "oci-layout", &buf, &len, err, errlen);
     if (rc == -ENOENT)
         fail(l, err, errlen, rc, "oci-layout", "missing: not an OCI image layout");
-    if (!rc) {
-        json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
-        json_t *v = json_object_get(root, "imageLayoutVersion");
-        if (!json_is_string(v) || strcmp(json_string_value(v), "1.0.0"))
-            rc = fail(l, err, errlen, -EINVAL, "oci-layout", "expected {\"imageLayoutVersion\": \"1.0.0\"}");
-        json_decref(root);
-    }
+    if (!rc)
+        rc = image_layout_version_check(buf, len, l->src.name, err, errlen);
     free(buf);
     if (rc) {
         layout_close(&l->src);

@@ -62,6 +62,10 @@ int image_source_archive_open(const char *file, struct image_source **out, char 
 /* Either of the above, by what `path` is: a folder or a file. */
 int image_source_open(const char *path, struct image_source **out, char *err, size_t errlen);
 
+/* For sources: whether an oci-layout file's `len` bytes say
+ * {"imageLayoutVersion": "1.0.0"}; -EINVAL with err naming `where` if not. */
+int image_layout_version_check(const char *buf, size_t len, const char *where, char *err, size_t errlen);
+
 /* For sources: b reads through raw(ctx) (raw_close(ctx) at
  * image_blob_close, and on failure here), which must yield `size` bytes
  * with digest d. 0, or -ENOMEM. */
