@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "api/client.h"
 #include "cli/commands.h"
@@ -46,8 +47,27 @@ static void run_usage(FILE *f, bool restore)
             "124 after --timeout; 130 on SIGINT (or Ctrl-A x); 143 on SIGTERM.\n");
 }
 
+/* A VM's host fds grow with its devices' connections: vsock holds up to
+ * 1024 per device, each a socket, past the usual soft limit of 1024
+ * open files. The soft limit goes up to the hard one (at most 65536),
+ * as a process that needs many fds is meant to do; nothing here uses
+ * select(), whose FD_SETSIZE is the reason the soft limit is low. */
+static void raise_nofile(void)
+{
+    struct rlimit r;
+    if (getrlimit(RLIMIT_NOFILE, &r))
+        return;
+    rlim_t want = r.rlim_max < 65536 ? r.rlim_max : 65536;
+    if (r.rlim_cur < want) {
+        r.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &r))
+            pv_debug("cannot raise the open-file limit to %llu", (unsigned long long)want);
+    }
+}
+
 static int run_or_restore(int argc, char **argv, bool restore)
 {
+    raise_nofile();
     static const struct option opts[] = {
         {"timeout", required_argument, NULL, 't'}, {"verbose", no_argument, NULL, 'v'},
         {"api", required_argument, NULL, 'a'},     {"set", required_argument, NULL, 's'},
