@@ -21,13 +21,9 @@
 #define ARCHIVE_JSON_MAX (4u << 20)
 #define BLOCK (64u << 10)
 
-struct tarsrc {
-    struct image_source src;
-    char *index;
-    size_t index_len;
-};
+#include "image/archive_int.h"
 
-static int fail(const struct tarsrc *t, char *err, size_t errlen, int rc, const char *what, const char *why)
+int tar_fail(const struct tarsrc *t, char *err, size_t errlen, int rc, const char *what, const char *why)
 {
     snprintf(err, errlen, "%s: %s: %s", t->src.name, what, why);
     return rc;
@@ -42,7 +38,7 @@ static struct archive *open_tar(const struct tarsrc *t, char *err, size_t errlen
     archive_read_support_filter_gzip(a);
     archive_read_support_filter_zstd(a);
     if (archive_read_open_filename(a, t->src.name, BLOCK) != ARCHIVE_OK) {
-        fail(t, err, errlen, -EINVAL, "not a tar archive (plain, gzip or zstd)", archive_error_string(a));
+        tar_fail(t, err, errlen, -EINVAL, "not a tar archive (plain, gzip or zstd)", archive_error_string(a));
         archive_read_free(a);
         return NULL;
     }
@@ -70,11 +66,11 @@ static int seek_entry(const struct tarsrc *t, struct archive *a, const char *pat
         if (r == ARCHIVE_EOF)
             return -ENOENT;
         if (r < ARCHIVE_WARN)
-            return fail(t, err, errlen, -EBADMSG, "truncated or damaged archive", archive_error_string(a));
+            return tar_fail(t, err, errlen, -EBADMSG, "truncated or damaged archive", archive_error_string(a));
         if (strcmp(entry_path(*out), path))
             continue;
         if (archive_entry_filetype(*out) != AE_IFREG)
-            return fail(t, err, errlen, -EINVAL, path, "not a regular file in the archive");
+            return tar_fail(t, err, errlen, -EINVAL, path, "not a regular file in the archive");
         return 0;
     }
 }
@@ -88,7 +84,7 @@ static int open_at(const struct tarsrc *t, const char *path, const char *missing
         return -EINVAL;
     int rc = seek_entry(t, *a, path, e, err, errlen);
     if (rc == -ENOENT)
-        rc = fail(t, err, errlen, -ENOENT, path, missing);
+        rc = tar_fail(t, err, errlen, -ENOENT, path, missing);
     if (rc) {
         archive_read_free(*a);
         *a = NULL;
@@ -96,24 +92,39 @@ static int open_at(const struct tarsrc *t, const char *path, const char *missing
     return rc;
 }
 
-static int read_entry(const struct tarsrc *t, const char *path, char **buf, size_t *len, char *err,
+int tar_entry_size(const struct tarsrc *t, const char *path, uint64_t *size, char *err, size_t errlen)
+{
+    struct archive *a;
+    struct archive_entry *e;
+    int rc = open_at(t, path, "missing from the archive", &a, &e, err, errlen);
+    if (rc)
+        return rc;
+    int64_t n = archive_entry_size(e);
+    archive_read_free(a);
+    if (n < 0)
+        return tar_fail(t, err, errlen, -EBADMSG, path, "an entry without a size");
+    *size = (uint64_t)n;
+    return 0;
+}
+
+int tar_read_entry(const struct tarsrc *t, const char *path, char **buf, size_t *len, char *err,
                       size_t errlen)
 {
     struct archive *a;
     struct archive_entry *e;
-    int rc = open_at(t, path, "missing: not an OCI image layout archive", &a, &e, err, errlen);
+    int rc = open_at(t, path, "missing from the archive", &a, &e, err, errlen);
     if (rc)
         return rc;
     int64_t size = archive_entry_size(e);
     if (size < 0 || size > ARCHIVE_JSON_MAX)
-        rc = fail(t, err, errlen, -EFBIG, path, "larger than 4 MiB: not an image layout's file");
+        rc = tar_fail(t, err, errlen, -EFBIG, path, "larger than 4 MiB: not an image layout's file");
     char *p = rc ? NULL : malloc((size_t)size + 1);
     if (!rc && !p)
         rc = -ENOMEM;
     if (!rc) {
         la_ssize_t n = archive_read_data(a, p, (size_t)size);
         if (n != size)
-            rc = fail(t, err, errlen, -EBADMSG, path, "truncated or damaged archive");
+            rc = tar_fail(t, err, errlen, -EBADMSG, path, "truncated or damaged archive");
     }
     archive_read_free(a);
     if (rc) {
@@ -151,22 +162,54 @@ static void tar_raw_close(void *ctx)
     archive_read_free(ctx);
 }
 
+struct memblob {
+    const char *p;
+    size_t len, off;
+};
+
+static ssize_t mem_raw(void *ctx, void *buf, size_t n)
+{
+    struct memblob *m = ctx;
+    size_t k = m->len - m->off < n ? m->len - m->off : n;
+    memcpy(buf, m->p + m->off, k);
+    m->off += k;
+    return (ssize_t)k;
+}
+
+static void mem_raw_close(void *ctx)
+{
+    free(ctx);
+}
+
 static int tar_open_blob(struct image_source *src, const struct image_digest *d, uint64_t size,
                          struct image_blob *b, char *err, size_t errlen)
 {
     struct tarsrc *t = (struct tarsrc *)src;
     char path[16 + IMAGE_DIGEST_TEXT_MAX];
     snprintf(path, sizeof(path), "blobs/%.6s/%s", d->text, d->text + 7);
+    const char *at = path;
+    for (size_t i = 0; i < t->nmap; i++) {
+        if (!image_digest_equal(&t->map[i].digest, d))
+            continue;
+        if (!t->map[i].path) {
+            struct memblob *m = calloc(1, sizeof(*m));
+            if (!m)
+                return -ENOMEM;
+            *m = (struct memblob){t->map[i].mem, t->map[i].len, 0};
+            return image_blob_init(b, mem_raw, mem_raw_close, m, d, size);
+        }
+        at = t->map[i].path;
+    }
     struct archive *a;
     struct archive_entry *e;
-    int rc = open_at(t, path, "missing: the image lists a blob it does not hold", &a, &e, err, errlen);
+    int rc = open_at(t, at, "missing: the image lists a blob it does not hold", &a, &e, err, errlen);
     if (rc)
         return rc;
     if (archive_entry_size_is_set(e) && (uint64_t)archive_entry_size(e) != size) {
         char why[128];
         snprintf(why, sizeof(why), "%lld bytes, its descriptor says %llu (truncated or not this blob)",
                  (long long)archive_entry_size(e), (unsigned long long)size);
-        rc = fail(t, err, errlen, -EIO, path, why);
+        rc = tar_fail(t, err, errlen, -EIO, at, why);
     }
     if (rc) {
         archive_read_free(a);
@@ -178,6 +221,11 @@ static int tar_open_blob(struct image_source *src, const struct image_digest *d,
 static void tar_close(struct image_source *src)
 {
     struct tarsrc *t = (struct tarsrc *)src;
+    for (size_t i = 0; i < t->nmap; i++) {
+        free(t->map[i].path);
+        free(t->map[i].mem);
+    }
+    free(t->map);
     free(t->index);
     free(t);
 }
@@ -197,12 +245,27 @@ int image_source_archive_open(const char *file, struct image_source **out, char 
     snprintf(t->src.name, sizeof(t->src.name), "%s", file);
     char *layout = NULL;
     size_t len = 0;
-    int rc = read_entry(t, "oci-layout", &layout, &len, err, errlen);
+    int rc = tar_read_entry(t, "oci-layout", &layout, &len, err, errlen);
+    if (rc == -ENOENT) {
+        /* No layout: the older `docker save` form. */
+        char first[1024];
+        snprintf(first, sizeof(first), "%s", err);
+        rc = docker_open(t, err, errlen);
+        if (rc == -ENOENT)
+            snprintf(err, errlen, "%s: neither an OCI image layout (no oci-layout) nor a docker-archive (no "
+                     "manifest.json)", t->src.name);
+        if (rc) {
+            tar_close(&t->src);
+            return rc;
+        }
+        *out = &t->src;
+        return 0;
+    }
     if (!rc)
         rc = image_layout_version_check(layout, len, t->src.name, err, errlen);
     free(layout);
     if (!rc)
-        rc = read_entry(t, "index.json", &t->index, &t->index_len, err, errlen);
+        rc = tar_read_entry(t, "index.json", &t->index, &t->index_len, err, errlen);
     if (rc) {
         tar_close(&t->src);
         return rc;

@@ -270,12 +270,98 @@ static void archives(void **state)
     remove_image(&m);
 }
 
+/* The older docker-archive: manifest.json, CONFIG.json, LAYER/layer.tar. */
+static void docker_archive(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/plugvm-docker-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char layer[IMAGE_DIGEST_TEXT_MAX], config[IMAGE_DIGEST_TEXT_MAX], p[256];
+    struct image_hasher h;
+    struct image_digest d;
+    const char lbytes[] = "not really a tar, but bytes with a digest";
+    assert_int_equal(image_hasher_init(&h, IMAGE_DIGEST_SHA256), 0);
+    image_hasher_update(&h, lbytes, sizeof(lbytes) - 1);
+    image_hasher_final(&h, &d);
+    strcpy(layer, d.text);
+    snprintf(p, sizeof(p), "%s/aaaa", dir);
+    assert_int_equal(mkdir(p, 0755), 0);
+    put(dir, "aaaa/layer.tar", lbytes, sizeof(lbytes) - 1);
+    char cfg[512];
+    int n = snprintf(cfg, sizeof(cfg),
+                     "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\","
+                     "\"diff_ids\":[\"%s\"]}}", layer);
+    assert_int_equal(image_hasher_init(&h, IMAGE_DIGEST_SHA256), 0);
+    image_hasher_update(&h, cfg, (size_t)n);
+    image_hasher_final(&h, &d);
+    strcpy(config, d.text);
+    char cname[IMAGE_DIGEST_TEXT_MAX + 8];
+    snprintf(cname, sizeof(cname), "%s.json", config + 7);
+    put(dir, cname, cfg, (size_t)n);
+    char man[512];
+    n = snprintf(man, sizeof(man), "[{\"Config\":\"%s\",\"RepoTags\":[\"example/app:1.0\"],"
+                 "\"Layers\":[\"aaaa/layer.tar\"]}]", cname);
+    put(dir, "manifest.json", man, (size_t)n);
+    put(dir, "repositories", "{\"example/app\":{\"1.0\":\"aaaa\"}}", 32);
+    char tar[64], cmd[256], err[1024] = "";
+    snprintf(tar, sizeof(tar), "%s.tar", dir);
+    snprintf(cmd, sizeof(cmd), "tar -C %s -cf %s .", dir, tar);
+    assert_int_equal(system(cmd), 0);
+
+    struct image_source *src;
+    if (image_source_open(tar, &src, err, sizeof(err)))
+        fail_msg("%s", err);
+    struct image_resolved r;
+    if (image_resolve(src, "1.0", &r, err, sizeof(err)))
+        fail_msg("%s", err);
+    assert_string_equal(r.manifest.config.digest.text, config);
+    assert_string_equal(r.manifest.layers[0].digest.text, layer);
+    assert_int_equal(r.manifest.layers[0].size, sizeof(lbytes) - 1);
+    struct image_blob b;
+    char buf[64];
+    assert_int_equal(src->ops->open_blob(src, &r.manifest.layers[0].digest, r.manifest.layers[0].size, &b, err,
+                                         sizeof(err)), 0);
+    assert_int_equal(image_blob_read(&b, buf, sizeof(buf), err, sizeof(err)), (ssize_t)sizeof(lbytes) - 1);
+    assert_int_equal(image_blob_read(&b, buf, sizeof(buf), err, sizeof(err)), 0);
+    image_blob_close(&b);
+    image_resolved_free(&r);
+    assert_int_equal(image_resolve(src, "2.0", &r, err, sizeof(err)), -ENOENT);
+    src->ops->close(src);
+
+    /* A layer whose bytes are not its diff_id's: found when read. */
+    put(dir, "aaaa/layer.tar", "NOT really a tar, but bytes with a digest", sizeof(lbytes) - 1);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(image_source_open(tar, &src, err, sizeof(err)), 0);
+    assert_int_equal(image_resolve(src, NULL, &r, err, sizeof(err)), 0);
+    assert_int_equal(src->ops->open_blob(src, &r.manifest.layers[0].digest, r.manifest.layers[0].size, &b, err,
+                                         sizeof(err)), 0);
+    ssize_t got;
+    while ((got = image_blob_read(&b, buf, sizeof(buf), err, sizeof(err))) > 0)
+        ;
+    assert_int_equal(got, -EIO);
+    assert_non_null(strstr(err, "its content has digest"));
+    image_blob_close(&b);
+    image_resolved_free(&r);
+    src->ops->close(src);
+
+    /* No manifest.json and no oci-layout. */
+    snprintf(p, sizeof(p), "%s/manifest.json", dir);
+    unlink(p);
+    assert_int_equal(system(cmd), 0);
+    assert_int_not_equal(image_source_open(tar, &src, err, sizeof(err)), 0);
+    assert_non_null(strstr(err, "neither an OCI image layout"));
+    unlink(tar);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(resolves),
         cmocka_unit_test(refusals),
         cmocka_unit_test(archives),
+        cmocka_unit_test(docker_archive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
