@@ -302,7 +302,8 @@ static void docker_archive(void **state)
     n = snprintf(man, sizeof(man), "[{\"Config\":\"%s\",\"RepoTags\":[\"example/app:1.0\"],"
                  "\"Layers\":[\"aaaa/layer.tar\"]}]", cname);
     put(dir, "manifest.json", man, (size_t)n);
-    put(dir, "repositories", "{\"example/app\":{\"1.0\":\"aaaa\"}}", 32);
+    const char repos[] = "{\"example/app\":{\"1.0\":\"aaaa\"}}";
+    put(dir, "repositories", repos, sizeof(repos) - 1);
     char tar[64], cmd[256], err[1024] = "";
     snprintf(tar, sizeof(tar), "%s.tar", dir);
     snprintf(cmd, sizeof(cmd), "tar -C %s -cf %s .", dir, tar);
