@@ -199,6 +199,7 @@ static int tar_open_blob(struct image_source *src, const struct image_digest *d,
             return image_blob_init(b, mem_raw, mem_raw_close, m, d, size);
         }
         at = t->map[i].path;
+        break;
     }
     struct archive *a;
     struct archive_entry *e;

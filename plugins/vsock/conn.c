@@ -55,11 +55,18 @@ void vsock_conn_packet(const struct vsock_conns *t, const struct vsock_conn *c, 
     out->fwd_cnt = c->credit.fwd_cnt;
 }
 
+void vsock_rst_for(const struct vsock_conns *t, const struct vsock_pkt *p, struct vsock_pkt *out)
+{
+    header(t, p->dst_port, p->src_port,
+           p->type == VIRTIO_VSOCK_TYPE_SEQPACKET ? VIRTIO_VSOCK_TYPE_SEQPACKET : VIRTIO_VSOCK_TYPE_STREAM,
+           VIRTIO_VSOCK_OP_RST, out);
+}
+
 /* RST for packet p, whether or not a connection exists for it. */
 static void rst_for(const struct vsock_conns *t, const struct vsock_pkt *p, struct vsock_step *s)
 {
     s->reply = true;
-    header(t, p->dst_port, p->src_port, p->type, VIRTIO_VSOCK_OP_RST, &s->pkt);
+    vsock_rst_for(t, p, &s->pkt);
 }
 
 /* RST and the end of connection c. */

@@ -88,6 +88,11 @@ struct vsock_conn *vsock_conn_open(struct vsock_conns *t, uint32_t host_port, ui
 /* The host side closed: RST to the guest, connection freed. */
 void vsock_conn_reset(struct vsock_conns *t, struct vsock_conn *c, struct vsock_pkt *reply);
 
+/* The RST answering guest packet p, connection or none: addressed back to
+ * its sender, of its socket type (STREAM for a type the device does not
+ * know). */
+void vsock_rst_for(const struct vsock_conns *t, const struct vsock_pkt *p, struct vsock_pkt *out);
+
 /* A control packet (op, no payload) from the host side of c, with its
  * current credit. */
 void vsock_conn_packet(const struct vsock_conns *t, const struct vsock_conn *c, uint16_t op,

@@ -54,11 +54,8 @@ static int ready_pop(struct vsock_dev *d)
 /* RST answering packet p, which has no connection to end. */
 static void rst_for(struct vsock_dev *d, const struct vsock_pkt *p)
 {
-    struct vsock_pkt r = {.src_cid = VSOCK_HOST_CID, .dst_cid = d->guest_cid,
-                          .src_port = p->dst_port, .dst_port = p->src_port,
-                          .type = p->type == VIRTIO_VSOCK_TYPE_SEQPACKET ? p->type
-                                                                          : VIRTIO_VSOCK_TYPE_STREAM,
-                          .op = VIRTIO_VSOCK_OP_RST};
+    struct vsock_pkt r;
+    vsock_rst_for(&d->conns, p, &r);
     vsock_ctrl_push(d, &r);
 }
 
@@ -66,7 +63,7 @@ static void tx_one(struct vsock_dev *d, const struct plugvm_chain *c)
 {
     struct vsock_pkt p;
     const char *why = NULL;
-    switch (vsock_pkt_parse(c, d->guest_cid, d->seqpacket, &p, &why)) {
+    switch (vsock_pkt_parse(c, d->guest_cid, d->features & (1ull << VIRTIO_VSOCK_F_SEQPACKET), &p, &why)) {
     case VSOCK_PKT_DROP:
         vsock_guest_error(d, why);
         return;
@@ -105,7 +102,7 @@ static void tx_one(struct vsock_dev *d, const struct plugvm_chain *c)
      * other) may let a stalled connection send again; a SHUTDOWN(RCV)
      * stops its reading. */
     if (slot >= 0 && d->conns.c[slot].state == VSOCK_CONN_ESTABLISHED && d->sock[slot]) {
-        if (d->sock[slot]->readable || d->sock[slot]->rxmsg_pending)
+        if (d->sock[slot]->readable || vsock_rx_record_pending(d->sock[slot]))
             vsock_ready_push(d, slot);
         vsock_sock_arm(d, d->sock[slot]);
     }

@@ -354,13 +354,19 @@ static void credit_due(struct vsock_dev *d, int slot)
     vsock_ctrl_push(d, &p);
 }
 
+/* The connection in `slot` ends: its RST in *p, its host socket closed. */
+static void drop_conn(struct vsock_dev *d, int slot, struct vsock_pkt *p)
+{
+    vsock_conn_reset(&d->conns, &d->conns.c[slot], p);
+    sock_free(d, d->sock[slot]);
+    d->sock[slot] = NULL;
+}
+
 void vsock_host_reset(struct vsock_dev *d, int slot)
 {
     struct vsock_pkt p;
-    vsock_conn_reset(&d->conns, &d->conns.c[slot], &p);
+    drop_conn(d, slot, &p);
     vsock_ctrl_push(d, &p);
-    sock_free(d, d->sock[slot]);
-    d->sock[slot] = NULL;
 }
 
 static void refuse(struct vsock_dev *d, int slot)
@@ -605,9 +611,7 @@ void vsock_host_close(struct vsock_dev *d, int slot)
 static uint32_t reset_in(struct vsock_dev *d, int slot, const struct plugvm_chain *chain,
                          struct vsock_pkt *p)
 {
-    vsock_conn_reset(&d->conns, &d->conns.c[slot], p);
-    sock_free(d, d->sock[slot]);
-    d->sock[slot] = NULL;
+    drop_conn(d, slot, p);
     return vsock_pkt_write(chain, p, NULL);
 }
 
@@ -654,7 +658,7 @@ uint32_t vsock_host_read(struct vsock_dev *d, int slot, const struct plugvm_chai
 {
     struct vsock_conn *c = &d->conns.c[slot];
     struct vsock_sock *s = d->sock[slot];
-    if (c->state != VSOCK_CONN_ESTABLISHED || !s || s->fd < 0 || (!s->readable && !s->rxmsg_pending) ||
+    if (c->state != VSOCK_CONN_ESTABLISHED || !s || s->fd < 0 || (!s->readable && !vsock_rx_record_pending(s)) ||
         s->host_eof || (c->guest_shut & VIRTIO_VSOCK_SHUTDOWN_RCV))
         return 0;
     uint32_t credit = vsock_credit_peer_free(&c->credit);
@@ -665,7 +669,7 @@ uint32_t vsock_host_read(struct vsock_dev *d, int slot, const struct plugvm_chai
     struct vsock_pkt p;
     vsock_conn_packet(&d->conns, c, VIRTIO_VSOCK_OP_RW, &p);
     uint32_t used;
-    if (s->seq && !s->rxmsg_pending) {
+    if (s->seq && !vsock_rx_record_pending(s)) {
         /* SEQPACKET: one whole record off the host socket (a recv into
          * less would cut it), then passed on in as many RW packets as
          * credit and RX buffers take, EOM on its last. */
@@ -685,13 +689,12 @@ uint32_t vsock_host_read(struct vsock_dev *d, int slot, const struct plugvm_chai
             return read_ended(d, slot, chain, r, &p);
         s->rxmsg_len = (uint32_t)r;
         s->rxmsg_off = 0;
-        s->rxmsg_pending = true;
     }
     if (s->seq) {
         used = put_bytes(chain, &p, s->rxmsg + s->rxmsg_off, s->rxmsg_len - s->rxmsg_off, credit, true);
         s->rxmsg_off += p.len;
         if (s->rxmsg_off == s->rxmsg_len) {
-            s->rxmsg_pending = false;
+            s->rxmsg_len = s->rxmsg_off = 0;
             free(s->rxmsg);
             s->rxmsg = NULL;
         }

@@ -150,7 +150,6 @@ static int vsock_activate(void *instance, uint64_t features)
     struct vsock_dev *d = instance;
     pthread_mutex_lock(&d->lock);
     d->features = features;
-    d->seqpacket = features & (1ull << VIRTIO_VSOCK_F_SEQPACKET);
     d->active = true;
     pthread_mutex_unlock(&d->lock);
     return 0;
@@ -173,7 +172,6 @@ static void vsock_reset(void *instance)
     pthread_mutex_lock(&d->lock);
     vsock_close_all(d);
     d->features = 0;
-    d->seqpacket = false;
     d->resetting = false;
     pthread_mutex_unlock(&d->lock);
 }

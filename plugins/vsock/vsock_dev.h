@@ -88,10 +88,9 @@ struct vsock_sock {
     uint16_t msg_head, nmsg;
     uint32_t msg_open;
     /* SEQPACKET: a host record being passed to the guest, rxmsg_off of
-     * rxmsg_len bytes sent (rxmsg allocated while one is). */
+     * rxmsg_len bytes sent (both 0 between records). */
     uint8_t *rxmsg;
     uint32_t rxmsg_len, rxmsg_off;
-    bool rxmsg_pending;
     uint8_t pre[VSOCK_CMD_MAX]; /* host bytes read past the CONNECT line */
     uint32_t pre_len;
     /* CMD: */
@@ -118,7 +117,6 @@ struct vsock_dev {
     bool resetting;        /* reset is taking events down: callbacks return at once */
     bool paused;           /* quiesce .. resume */
     uint64_t features;
-    bool seqpacket;        /* VIRTIO_VSOCK_F_SEQPACKET negotiated */
 
     struct vsock_conns conns;
     struct vsock_sock *sock[VSOCK_MAX_CONNS]; /* per slot of conns.c */
@@ -165,6 +163,11 @@ void vsock_host_reset(struct vsock_dev *d, int slot);
 /* Reads host data for connection `slot` into RX chain c; returns the bytes
  * written to the chain (0: nothing to send now). */
 uint32_t vsock_host_read(struct vsock_dev *d, int slot, const struct plugvm_chain *c);
+/* Whether a SEQPACKET host record is part way to the guest. */
+static inline bool vsock_rx_record_pending(const struct vsock_sock *s)
+{
+    return s->rxmsg_off < s->rxmsg_len;
+}
 /* Sets the events a socket waits for from its state. */
 void vsock_sock_arm(struct vsock_dev *d, struct vsock_sock *s);
 void vsock_arm_all(struct vsock_dev *d);
