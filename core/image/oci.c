@@ -160,29 +160,52 @@ static json_t *get_array(json_t *root, const char *key, size_t *n, char *err, si
     return a;
 }
 
+static bool kind_in(enum oci_kind k, const enum oci_kind *ok)
+{
+    for (; *ok != OCI_KIND_UNKNOWN; ok++)
+        if (k == *ok)
+            return true;
+    return false;
+}
+
+/* root[key], an array of descriptors whose kinds are among `ok` (ended by
+ * OCI_KIND_UNKNOWN), into *out (heap, *n of them); another kind is refused
+ * as "KEY[i].mediaType: "TYPE" is not WHAT_OK". On failure *out holds the
+ * entries parsed so far (the caller frees it). */
+static int parse_descriptors(json_t *root, const char *key, const enum oci_kind *ok, const char *what_ok,
+                             struct oci_descriptor **out, size_t *n, char *err, size_t errlen)
+{
+    size_t count = 0;
+    json_t *a = get_array(root, key, &count, err, errlen);
+    if (!a)
+        return -EINVAL;
+    if (!(*out = calloc(count ? count : 1, sizeof(**out))))
+        return -ENOMEM;
+    for (size_t i = 0; i < count; i++) {
+        char where[32];
+        snprintf(where, sizeof(where), "%s[%zu]", key, i);
+        struct oci_descriptor *d = &(*out)[i];
+        *n = i + 1;
+        int rc = parse_descriptor(json_array_get(a, i), d, where, err, errlen);
+        if (!rc && !kind_in(d->kind, ok))
+            rc = fail(err, errlen, "%s.mediaType: \"%s\" is not %s", where, d->media_type, what_ok);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 int oci_index_parse(const void *json, size_t len, struct oci_index *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     json_t *root = load_object(json, len, "the index", err, errlen);
     if (!root)
         return -EINVAL;
-    size_t n = 0;
-    json_t *a = NULL;
+    static const enum oci_kind ok[] = {OCI_KIND_MANIFEST, OCI_KIND_INDEX, OCI_KIND_UNKNOWN};
     int rc = schema_version_2(root, "the index", err, errlen);
-    if (!rc && !(a = get_array(root, "manifests", &n, err, errlen)))
-        rc = -EINVAL;
-    if (!rc && !(out->manifests = calloc(n ? n : 1, sizeof(*out->manifests))))
-        rc = -ENOMEM;
-    for (size_t i = 0; !rc && i < n; i++) {
-        char where[32];
-        snprintf(where, sizeof(where), "manifests[%zu]", i);
-        struct oci_descriptor *d = &out->manifests[i];
-        rc = parse_descriptor(json_array_get(a, i), d, where, err, errlen);
-        if (!rc && d->kind != OCI_KIND_MANIFEST && d->kind != OCI_KIND_INDEX)
-            rc = fail(err, errlen, "%s.mediaType: \"%s\" is not an image manifest or index", where,
-                      d->media_type);
-        out->n = i + 1;
-    }
+    if (!rc)
+        rc = parse_descriptors(root, "manifests", ok, "an image manifest or index", &out->manifests, &out->n,
+                               err, errlen);
     json_decref(root);
     if (rc)
         oci_index_free(out);
@@ -195,29 +218,16 @@ int oci_manifest_parse(const void *json, size_t len, struct oci_manifest *out, c
     json_t *root = load_object(json, len, "the manifest", err, errlen);
     if (!root)
         return -EINVAL;
-    size_t n = 0;
-    json_t *a = NULL;
+    static const enum oci_kind ok[] = {OCI_KIND_LAYER_TAR, OCI_KIND_LAYER_GZIP, OCI_KIND_LAYER_ZSTD,
+                                       OCI_KIND_UNKNOWN};
     int rc = schema_version_2(root, "the manifest", err, errlen);
     if (!rc)
         rc = parse_descriptor(json_object_get(root, "config"), &out->config, "config", err, errlen);
     if (!rc && out->config.kind != OCI_KIND_CONFIG)
         rc = fail(err, errlen, "config.mediaType: \"%s\" is not an image config", out->config.media_type);
-    if (!rc && !(a = get_array(root, "layers", &n, err, errlen)))
-        rc = -EINVAL;
-    if (!rc && !(out->layers = calloc(n ? n : 1, sizeof(*out->layers))))
-        rc = -ENOMEM;
-    for (size_t i = 0; !rc && i < n; i++) {
-        char where[32];
-        snprintf(where, sizeof(where), "layers[%zu]", i);
-        struct oci_descriptor *d = &out->layers[i];
-        rc = parse_descriptor(json_array_get(a, i), d, where, err, errlen);
-        if (!rc && d->kind != OCI_KIND_LAYER_TAR && d->kind != OCI_KIND_LAYER_GZIP &&
-            d->kind != OCI_KIND_LAYER_ZSTD)
-            rc = fail(err, errlen,
-                      "%s.mediaType: \"%s\" is not a layer this reader applies (a tar, gzip or zstd "
-                      "tar layer)", where, d->media_type);
-        out->n = i + 1;
-    }
+    if (!rc)
+        rc = parse_descriptors(root, "layers", ok, "a layer this reader applies (a tar, gzip or zstd tar layer)",
+                               &out->layers, &out->n, err, errlen);
     json_decref(root);
     if (rc)
         oci_manifest_free(out);
