@@ -3,7 +3,7 @@
 # tests, examples and benchmarks need. Quick when they are all present.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev libconfig-dev libarchive-dev
-      libcmocka-dev libevent-dev libjansson-dev libssl-dev zlib1g-dev busybox-static cpio gzip lz4 acpica-tools qemu-system-x86 e2fsprogs fio
+      libcmocka-dev libevent-dev libjansson-dev libssl-dev libext2fs-dev zlib1g-dev busybox-static cpio gzip lz4 acpica-tools qemu-system-x86 e2fsprogs fio
       python3 socat)
 missing=()
 for p in "${pkgs[@]}"; do
