@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The plugvm command: dispatch, plugins, acpi (vm_cmds.c: run, restore and
  * the control-socket clients). */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "boot/x86/acpi.h"
 #include "cli/commands.h"
@@ -30,6 +32,7 @@ static void usage(FILE *f)
             "  plugins       list the plugins found, or why each was refused\n"
             "  acpi FILE DIR write the ACPI tables the VM FILE describes into DIR\n"
             "  check         say whether this host can run VMs (KVM usable), or why not\n"
+            "  image         import OCI and Docker images as root disks; list, remove, inspect them\n"
             "\n"
             "`plugvm COMMAND --help` describes a command. docs/CONFIG.md describes FILE.\n");
 }
@@ -114,6 +117,28 @@ static int cmd_acpi(int argc, char **argv)
     return status;
 }
 
+/* `plugvm image ...` is the program plugvm-image, beside this one (a build
+ * tree) or in the installed libexec folder, so that its libraries are
+ * never loaded by run and restore. Returns only on failure. */
+static int exec_image(char **argv)
+{
+    char self[4096], path[4200];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(path, sizeof(path), "%s/plugvm-image", self);
+            execv(path, argv);
+        }
+    }
+    snprintf(path, sizeof(path), "%s/plugvm-image", PLUGVM_LIBEXECDIR);
+    execv(path, argv);
+    fprintf(stderr, "plugvm image: cannot run %s (nor plugvm-image beside plugvm): %s\n", path, strerror(errno));
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -141,6 +166,8 @@ int main(int argc, char **argv)
         return cmd_acpi(argc - 1, argv + 1);
     if (!strcmp(cmd, "check"))
         return cmd_check(argc - 1, argv + 1);
+    if (!strcmp(cmd, "image"))
+        return exec_image(argv);
     fprintf(stderr, "plugvm: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

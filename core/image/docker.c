@@ -7,7 +7,7 @@
  * the OCI documents it stands for: a manifest per image (config: the
  * config file's own sha256 and size; layers: diff_ids and the tar
  * entries' sizes, media type ...layer.v1.tar) and an index with one entry
- * per RepoTag (ref.name: its tag, after the last ':'). resolve.c then
+ * per RepoTag (ref.name: the RepoTag, "name:tag"). resolve.c then
  * reads them like any OCI image, and every blob is still checked: the
  * config against the digest taken here, each layer against its diff_id.
  */
@@ -122,10 +122,9 @@ static int one_image(struct tarsrc *t, json_t *img, size_t i, json_t *manifests,
         json_t *e = descriptor("application/vnd.oci.image.manifest.v1+json", &md, mlen);
         json_t *tag = ntags ? json_array_get(tags, k) : NULL;
         if (e && json_is_string(tag)) {
-            const char *colon = strrchr(json_string_value(tag), ':');
+            /* The whole RepoTag: oci_index_pick matches its tag too. */
             json_object_set_new(e, "annotations",
-                                json_pack("{s:s}", "org.opencontainers.image.ref.name",
-                                          colon ? colon + 1 : json_string_value(tag)));
+                                json_pack("{s:s}", "org.opencontainers.image.ref.name", json_string_value(tag)));
         }
         if (!e || json_array_append_new(manifests, e))
             return -ENOMEM;

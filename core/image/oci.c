@@ -306,6 +306,16 @@ static void list_entries(const struct oci_index *x, char *buf, size_t cap)
     }
 }
 
+/* ref names the entry: its ref.name whole, or, where that is a full
+ * "name:tag" (docker-archive's RepoTags, skopeo's layouts), its tag. */
+static bool ref_matches(const char *ref_name, const char *ref)
+{
+    if (!strcmp(ref_name, ref))
+        return true;
+    const char *colon = strrchr(ref_name, ':'), *slash = strrchr(ref_name, '/');
+    return colon && (!slash || colon > slash) && !strcmp(colon + 1, ref);
+}
+
 const struct oci_descriptor *oci_index_pick(const struct oci_index *x, const char *ref, const char *os,
                                             const char *arch, char *err, size_t errlen)
 {
@@ -313,7 +323,7 @@ const struct oci_descriptor *oci_index_pick(const struct oci_index *x, const cha
     size_t matches = 0;
     for (size_t i = 0; i < x->n; i++) {
         const struct oci_descriptor *d = &x->manifests[i];
-        if (ref && strcmp(d->ref_name, ref))
+        if (ref && !ref_matches(d->ref_name, ref))
             continue;
         if (!platform_ok(d, os, arch))
             continue;

@@ -83,7 +83,8 @@ void oci_manifest_free(struct oci_manifest *x);
 void oci_config_free(struct oci_config *x);
 
 /* The index entry to import: with `ref` (a tag, or NULL), the entries whose
- * ref.name annotation is it; then those for platform os/arch (an entry
+ * ref.name annotation is it (or ends in ":" and it, for a full
+ * "name:tag"); then those for platform os/arch (an entry
  * with no platform counts as matching: a single-platform image), or with
  * ref == NULL, exactly one candidate. NULL with err set when none or
  * several remain (the message lists what the index offers). */

@@ -32,6 +32,10 @@ static int efail(struct rootfs *r, char *err, size_t errlen, errcode_t e, const 
     return fail(r, err, errlen, rc, what, rc == -ENOSPC ? "the image is full" : error_message(e));
 }
 
+static errcode_t lookup(ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t *ino);
+static int remove_at(struct rootfs *r, ext2_ino_t dir, const char *name, ext2_ino_t ino, int depth, char *err,
+                     size_t errlen);
+
 int rootfs_create(const char *path, uint64_t size, uint32_t inodes, struct rootfs **out, char *err,
                   size_t errlen)
 {
@@ -71,6 +75,17 @@ int rootfs_create(const char *path, uint64_t size, uint32_t inodes, struct rootf
             ext2fs_close_free(&r->fs);
         free(r);
         return rc;
+    }
+    /* mke2fs's lost+found is not the image's: the root holds exactly what
+     * the layers put there (e2fsck makes one again if it ever needs it). */
+    ext2_ino_t lf;
+    if (!lookup(r->fs, EXT2_ROOT_INO, "lost+found", &lf)) {
+        int rc = remove_at(r, EXT2_ROOT_INO, "lost+found", lf, 0, err, errlen);
+        if (rc) {
+            ext2fs_close_free(&r->fs);
+            free(r);
+            return rc;
+        }
     }
     *out = r;
     return 0;
@@ -258,9 +273,11 @@ static int remove_at(struct rootfs *r, ext2_ino_t dir, const char *name, ext2_in
     return e ? efail(r, err, errlen, e, name) : 0;
 }
 
-/* Walks to the folder that holds `path`, making missing folders: *dir and
- * a pointer to the last component in *base (inside path). */
-static int walk_parent(struct rootfs *r, char *path, ext2_ino_t *dir, char **base, char *err, size_t errlen)
+/* Walks to the folder that holds `path`, making missing folders when
+ * `make` (else -ENOENT, err untouched): *dir and a pointer to the last
+ * component in *base (inside path). */
+static int walk_parent(struct rootfs *r, char *path, bool make, ext2_ino_t *dir, char **base, char *err,
+                       size_t errlen)
 {
     ext2_ino_t at = EXT2_ROOT_INO;
     char *p = path, *slash;
@@ -268,6 +285,10 @@ static int walk_parent(struct rootfs *r, char *path, ext2_ino_t *dir, char **bas
         *slash = '\0';
         ext2_ino_t next;
         errcode_t e = lookup(r->fs, at, p, &next);
+        if (e == EXT2_ET_FILE_NOT_FOUND && !make) {
+            *slash = '/';
+            return -ENOENT;
+        }
         if (e == EXT2_ET_FILE_NOT_FOUND) {
             e = ext2fs_mkdir(r->fs, at, 0, p);
             if (e == EXT2_ET_DIR_NO_SPACE && !(e = ext2fs_expand_dir(r->fs, at)))
@@ -325,7 +346,7 @@ static int add(struct rootfs *r, char *path, const struct layer_entry *le, const
 {
     ext2_ino_t dir, old = 0, ino;
     char *name;
-    int rc = walk_parent(r, path, &dir, &name, err, errlen);
+    int rc = walk_parent(r, path, true, &dir, &name, err, errlen);
     if (rc)
         return rc;
     struct ext2_inode in;
@@ -346,7 +367,9 @@ static int add(struct rootfs *r, char *path, const struct layer_entry *le, const
         memcpy(target, le->link, sizeof(target));
         ext2_ino_t tdir;
         char *tname;
-        if ((rc = walk_parent(r, target, &tdir, &tname, err, errlen)))
+        if ((rc = walk_parent(r, target, false, &tdir, &tname, err, errlen)) == -ENOENT)
+            return fail(r, err, errlen, -ENOENT, path, "a hardlink to a path no layer made");
+        if (rc)
             return rc;
         if (lookup(r->fs, tdir, tname, &ino))
             return fail(r, err, errlen, -ENOENT, path, "a hardlink to a path no layer made");
@@ -487,25 +510,24 @@ int rootfs_apply(struct rootfs *r, const struct layer_entry *e, const struct roo
         if (path[0]) {
             ext2_ino_t dir;
             char *name;
-            int rc = walk_parent(r, path, &dir, &name, err, errlen);
-            if (rc)
-                return rc;
-            if (lookup(r->fs, dir, name, &ino))
-                return 0; /* nothing below it yet */
+            /* No such folder (or a path through a non-folder): nothing of
+             * a lower layer to hide. */
+            if (walk_parent(r, path, false, &dir, &name, err, errlen) || lookup(r->fs, dir, name, &ino))
+                return 0;
         }
         struct ext2_inode in;
         if (ext2fs_read_inode(r->fs, ino, &in) || !LINUX_S_ISDIR(in.i_mode))
             return 0;
         return clear_dir(r, ino, 0, err, errlen);
     }
-    if (!path[0])
-        return 0; /* the root folder itself: its owner and mode stay mke2fs's 0:0 0755 */
+    if (!path[0]) /* "./": the root folder's own owner, mode and times */
+        return e->op == LAYER_ADD && S_ISDIR(m->mode) && !e->link[0] ? finish(r, EXT2_ROOT_INO, m, false, "/", err, errlen)
+                                                                    : 0;
     if (e->op == LAYER_WHITEOUT) {
         ext2_ino_t dir, ino;
         char *name;
-        int rc = walk_parent(r, path, &dir, &name, err, errlen);
-        if (rc || lookup(r->fs, dir, name, &ino))
-            return rc; /* nothing there: nothing to remove */
+        if (walk_parent(r, path, false, &dir, &name, err, errlen) || lookup(r->fs, dir, name, &ino))
+            return 0; /* nothing there: nothing to remove */
         return remove_at(r, dir, name, ino, 0, err, errlen);
     }
     return add(r, path, e, m, data, ctx, err, errlen);
