@@ -163,10 +163,13 @@ static int walk(struct layer_data *d, layer_visit_fn visit, void *priv, char *er
             return fail(d, err, errlen, -EINVAL, "%s%s", why, "");
         struct rootfs_meta m;
         int rc = header(d, ae, e.path, &m, err, errlen);
-        if (!rc)
-            rc = visit(priv, &e, &m, data_block, d, err, errlen);
         if (rc)
             return rc;
+        if ((rc = visit(priv, &e, &m, data_block, d, err, errlen))) {
+            char inner[2048];
+            snprintf(inner, sizeof(inner), "%s", err);
+            return fail(d, err, errlen, rc, "%s%s", inner, "");
+        }
     }
 }
 

@@ -17,10 +17,20 @@ struct rootfs {
     char path[4096];
 };
 
+/* err = "WHAT: WHY": what is the entry's path (the caller names the layer
+ * and image), or, for the file system itself, a phrase with its file. */
 static int fail(struct rootfs *r, char *err, size_t errlen, int rc, const char *what, const char *why)
 {
-    snprintf(err, errlen, "%s: %s: %s", r->path, what, why);
+    (void)r;
+    snprintf(err, errlen, "%s: %s", what, why);
     return rc;
+}
+
+/* "FILE: what" for errors of the file system itself. */
+static const char *whole(struct rootfs *r, const char *what, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s: %s", r->path, what);
+    return buf;
 }
 
 /* libext2fs's errcode_t as -errno and its message. */
@@ -53,24 +63,41 @@ int rootfs_create(const char *path, uint64_t size, uint32_t inodes, struct rootf
         int null = open("/dev/null", 0);
         if (null >= 0)
             dup2(null, 1);
-        execlp("mke2fs", "mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-O", "^has_journal", "-m", "0",
-               "-N", nino, "-E", "root_owner=0:0", path, blocks, (char *)NULL);
-        execl("/usr/sbin/mke2fs", "mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-O", "^has_journal", "-m",
-              "0", "-N", nino, "-E", "root_owner=0:0", path, blocks, (char *)NULL);
+        /* Features named, not taken from the host's mke2fs.conf: the disk
+         * is the same whatever host imports the image, and every feature
+         * here is older than any kernel a guest runs (Linux 3.x). */
+        static const char features[] = "none,ext_attr,dir_index,filetype,extent,flex_bg,sparse_super,large_file,"
+                                       "huge_file,dir_nlink,extra_isize,64bit,metadata_csum";
+        char *args[] = {"mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-I", "256", "-O", (char *)features, "-m",
+                        "0", "-N", nino, "-E", "root_owner=0:0", (char *)path, blocks, NULL};
+        execvp("mke2fs", args);
+        execv("/usr/sbin/mke2fs", args);
         _exit(127);
     }
     int st = 0;
     if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
-        int rc = fail(r, err, errlen, -EIO, "mke2fs",
+        char w[4200];
+        int rc = fail(r, err, errlen, -EIO, whole(r, "mke2fs", w, sizeof(w)),
                       WIFEXITED(st) && WEXITSTATUS(st) == 127 ? "not found (e2fsprogs)" : "failed");
         free(r);
         return rc;
     }
+    free(r);
+    return rootfs_open(path, out, err, errlen);
+}
+
+int rootfs_open(const char *path, struct rootfs **out, char *err, size_t errlen)
+{
+    struct rootfs *r = calloc(1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    snprintf(r->path, sizeof(r->path), "%s", path);
     errcode_t e = ext2fs_open(path, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &r->fs);
     if (!e)
         e = ext2fs_read_bitmaps(r->fs);
     if (e) {
-        int rc = efail(r, err, errlen, e, "cannot open the new file system");
+        char w[4200];
+        int rc = efail(r, err, errlen, e, whole(r, "cannot open the new file system", w, sizeof(w)));
         if (r->fs)
             ext2fs_close_free(&r->fs);
         free(r);
@@ -536,7 +563,8 @@ int rootfs_apply(struct rootfs *r, const struct layer_entry *e, const struct roo
 int rootfs_close(struct rootfs *r, char *err, size_t errlen)
 {
     errcode_t e = ext2fs_close_free(&r->fs);
-    int rc = e ? efail(r, err, errlen, e, "writing the file system out") : 0;
+    char w[4200];
+    int rc = e ? efail(r, err, errlen, e, whole(r, "writing the file system out", w, sizeof(w))) : 0;
     free(r);
     return rc;
 }

@@ -50,10 +50,15 @@ struct rootfs_meta {
 typedef int (*rootfs_data_fn)(void *ctx, const void **buf, size_t *len, uint64_t *off);
 
 /* Makes `path` an empty ext4 file system of `size` bytes with room for
- * `inodes` inodes (mke2fs -t ext4 -O ^has_journal -m 0, root owned by
+ * `inodes` inodes (mke2fs -t ext4 with its features named, no journal, -m 0, root owned by
  * 0:0) and opens it. 0, or -errno with err naming the file. */
 int rootfs_create(const char *path, uint64_t size, uint32_t inodes, struct rootfs **out, char *err,
                   size_t errlen);
+
+/* Opens the file system rootfs_create made at `path` (and removes
+ * mke2fs's lost+found, which is no layer's), to apply entries to it. 0,
+ * or -errno with err naming the file. */
+int rootfs_open(const char *path, struct rootfs **out, char *err, size_t errlen);
 
 /* Applies entry e (LAYER_ADD with meta m, whose file data `data` yields
  * for a regular file, NULL for none; LAYER_WHITEOUT; LAYER_OPAQUE;
