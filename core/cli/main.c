@@ -12,6 +12,8 @@
 #include "boot/x86/acpi.h"
 #include "cli/commands.h"
 #include "config/config.h"
+#include "image/cache.h"
+#include "image/quick.h"
 #include "virtio/device.h"
 #include "loader/loader.h"
 #include "util/log.h"
@@ -117,6 +119,34 @@ static int cmd_acpi(int argc, char **argv)
     return status;
 }
 
+/* `plugvm image [--cache DIR] import [-q] IMAGE` answered here when the
+ * cache's record of that import still holds (core/image/quick.h): one
+ * process, no image library loaded. -1 when it does not: plugvm-image
+ * then does the import. */
+static int image_import_hit(int argc, char **argv)
+{
+    int i = 2;
+    const char *cache = NULL;
+    if (i + 1 < argc && !strcmp(argv[i], "--cache")) {
+        cache = argv[i + 1];
+        i += 2;
+    }
+    if (i >= argc || strcmp(argv[i++], "import"))
+        return -1;
+    bool quiet = i < argc && (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"));
+    i += quiet;
+    if (i + 1 != argc || argv[i][0] == '-')
+        return -1;
+    char root[IMAGE_CACHE_PATH_MAX], err[1024];
+    struct image_quick q;
+    if (image_cache_root(cache, root, err, sizeof(err)) || image_quick_find(root, argv[i], &q))
+        return -1;
+    if (q.tag[0] && image_cache_tag(root, q.tag, q.dirname, err, sizeof(err)))
+        return -1;
+    printf("%s\n", q.digest);
+    return 0;
+}
+
 /* `plugvm image ...` is the program plugvm-image, beside this one (a build
  * tree) or in the installed libexec folder, so that its libraries are
  * never loaded by run and restore. Returns only on failure. */
@@ -166,8 +196,10 @@ int main(int argc, char **argv)
         return cmd_acpi(argc - 1, argv + 1);
     if (!strcmp(cmd, "check"))
         return cmd_check(argc - 1, argv + 1);
-    if (!strcmp(cmd, "image"))
-        return exec_image(argv);
+    if (!strcmp(cmd, "image")) {
+        int rc = image_import_hit(argc, argv);
+        return rc >= 0 ? rc : exec_image(argv);
+    }
     fprintf(stderr, "plugvm: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

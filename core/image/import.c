@@ -14,30 +14,10 @@
 #include <jansson.h>
 
 #include "image/cache.h"
+#include "image/quick.h"
 #include "image/layer.h"
 #include "image/resolve.h"
 #include "image/rootfs.h"
-
-int image_ref_split(const char *arg, char *path, size_t pathlen, char *ref, size_t reflen)
-{
-    struct stat st;
-    size_t n = strlen(arg), cut = n;
-    if (stat(arg, &st)) {
-        const char *at = strrchr(arg, '@'), *colon = strrchr(arg, ':'), *slash = strrchr(arg, '/');
-        if (at && (!strncmp(at + 1, "sha256:", 7) || !strncmp(at + 1, "sha512:", 7)))
-            cut = (size_t)(at - arg);
-        else if (colon && (!slash || colon > slash) && colon[1])
-            cut = (size_t)(colon - arg);
-    }
-    if (cut >= pathlen)
-        return -ENAMETOOLONG;
-    memcpy(path, arg, cut);
-    path[cut] = '\0';
-    const char *r = arg + cut + (cut < n && arg[cut] == ':');
-    if ((size_t)snprintf(ref, reflen, "%s", r) >= reflen)
-        return -ENAMETOOLONG;
-    return 0;
-}
 
 void image_tag_name(const char *path, const char *ref, char *out, size_t outlen)
 {
@@ -277,6 +257,17 @@ int image_import(const char *arg, const struct image_import_opts *o, struct imag
     int rc = image_cache_root(o ? o->cache : NULL, root, err, errlen);
     if (rc)
         return rc;
+    struct image_quick q;
+    if (!image_quick_find(root, arg, &q)) {
+        snprintf(res->digest, sizeof(res->digest), "%s", q.digest);
+        snprintf(res->tag, sizeof(res->tag), "%s", q.tag);
+        if (snprintf(res->dir, sizeof(res->dir), "%s/%s", root, q.dirname) >= (int)sizeof(res->dir))
+            return -ENAMETOOLONG; /* image_cache_root keeps root far shorter */
+        res->cached = true;
+        return q.tag[0] ? image_cache_tag(root, q.tag, q.dirname, err, errlen) : 0;
+    }
+    char stamp[IMAGE_QUICK_STAMP_MAX];
+    image_quick_stamp(arg, stamp);
     image_cache_sweep(root);
     struct image_source *src;
     if ((rc = image_source_open(path, &src, err, errlen)))
@@ -325,6 +316,8 @@ int image_import(const char *arg, const struct image_import_opts *o, struct imag
     }
     if (!rc && res->tag[0])
         rc = image_cache_tag(root, res->tag, dirname, err, errlen);
+    if (!rc)
+        image_quick_record(root, arg, stamp, res->digest, res->tag);
     image_resolved_free(&r);
     src->ops->close(src);
     return rc;

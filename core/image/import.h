@@ -42,10 +42,6 @@ struct image_import_result {
 int image_import(const char *arg, const struct image_import_opts *o, struct image_import_result *res, char *err,
                  size_t errlen);
 
-/* Splits arg as above into path[] and ref[] ("" for none, "TAG" or
- * "@sha256:HEX"). 0, or -ENAMETOOLONG. */
-int image_ref_split(const char *arg, char *path, size_t pathlen, char *ref, size_t reflen);
-
 /* The tag an import gives: `ref` itself when it is already a name:tag
  * ("busybox:latest", "reg.io/x/y:1"), else the base name of `path`
  * without extensions, a colon and ref ("img.tar" and "latest" give

@@ -97,6 +97,25 @@ img inspect good:scratch 2>/dev/null && fail "inspect after rm"
 img rm nosuch 2>"$tmp/err" && fail "rm nosuch succeeded"
 grep -q 'no cached image "nosuch"' "$tmp/err" || fail "rm nosuch: $(cat "$tmp/err")"
 
+# The quick cache hit (plugvm answers from its record of the import) must
+# notice the image changing: the tag moved to another manifest in index.json.
+cp -r "$c/good" "$tmp/moving"
+d1=$(img import -q "$tmp/moving:scratch") && d2=$(img import -q "$tmp/moving:scratch") || fail "import moving:scratch"
+[ "$d1" = "$d2" ] || fail "a cache hit gave another digest"
+[ -n "$(ls "$cache/sources")" ] || fail "no import record in $cache/sources"
+python3 - "$tmp/moving/index.json" <<'EOF2' || fail "retagging"
+import json, sys
+x = json.load(open(sys.argv[1]))
+for m in x["manifests"]:
+    n = m["annotations"]["org.opencontainers.image.ref.name"]
+    m["annotations"]["org.opencontainers.image.ref.name"] = {"scratch": "gnu", "gnu": "scratch"}.get(n, n)
+json.dump(x, open(sys.argv[1], "w"))
+EOF2
+d3=$(img import -q "$tmp/moving:scratch") || fail "import after retagging"
+gnu=$(img import -q "$c/good:gnu") || fail "import gnu"
+[ "$d3" = "$gnu" ] || fail "after the tag moved, import gave $d3, not gnu's $gnu (a stale quick hit)"
+echo "ok quick hit: same digest while unchanged, the new one once index.json changed"
+
 # Two imports of one image at once: both succeed, one entry, no leftovers.
 python3 - "$tmp/big" <<'EOF' || fail "making the big image"
 import hashlib, io, json, os, sys, tarfile
@@ -124,7 +143,7 @@ img import -q "$tmp/big" >"$tmp/d2" 2>"$tmp/e2" & p2=$!
 wait $p1 || fail "concurrent import 1: $(cat "$tmp/e1")"
 wait $p2 || fail "concurrent import 2: $(cat "$tmp/e2")"
 cmp -s "$tmp/d1" "$tmp/d2" || fail "concurrent imports printed different digests"
-[ "$(ls "$cache" | grep -c "^sha256-")" = 6 ] || fail "concurrent imports: $(ls "$cache")"
+[ "$(ls "$cache" | grep -c "^sha256-")" = 7 ] || fail "concurrent imports: $(ls "$cache")"
 ! ls -a "$cache" | grep -q '^\.tmp-' || fail "concurrent imports left $(ls -a "$cache")"
 big=$(cat "$tmp/d1")
 echo "ok concurrent imports: one entry $big"
