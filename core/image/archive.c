@@ -162,25 +162,6 @@ static void tar_raw_close(void *ctx)
     archive_read_free(ctx);
 }
 
-struct memblob {
-    const char *p;
-    size_t len, off;
-};
-
-static ssize_t mem_raw(void *ctx, void *buf, size_t n)
-{
-    struct memblob *m = ctx;
-    size_t k = m->len - m->off < n ? m->len - m->off : n;
-    memcpy(buf, m->p + m->off, k);
-    m->off += k;
-    return (ssize_t)k;
-}
-
-static void mem_raw_close(void *ctx)
-{
-    free(ctx);
-}
-
 static int tar_open_blob(struct image_source *src, const struct image_digest *d, uint64_t size,
                          struct image_blob *b, char *err, size_t errlen)
 {
@@ -192,11 +173,11 @@ static int tar_open_blob(struct image_source *src, const struct image_digest *d,
         if (!image_digest_equal(&t->map[i].digest, d))
             continue;
         if (!t->map[i].path) {
-            struct memblob *m = calloc(1, sizeof(*m));
+            struct image_mem *m = calloc(1, sizeof(*m));
             if (!m)
                 return -ENOMEM;
-            *m = (struct memblob){t->map[i].mem, t->map[i].len, 0};
-            return image_blob_init(b, mem_raw, mem_raw_close, m, d, size);
+            *m = (struct image_mem){t->map[i].mem, t->map[i].len, 0};
+            return image_blob_init(b, image_blob_mem_read, image_blob_mem_close, m, d, size);
         }
         at = t->map[i].path;
         break;

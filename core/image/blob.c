@@ -12,6 +12,20 @@
 
 #include "image/source.h"
 
+ssize_t image_blob_mem_read(void *ctx, void *buf, size_t n)
+{
+    struct image_mem *m = ctx;
+    size_t k = m->len - m->off < n ? m->len - m->off : n;
+    memcpy(buf, m->p + m->off, k);
+    m->off += k;
+    return (ssize_t)k;
+}
+
+void image_blob_mem_close(void *ctx)
+{
+    free(ctx);
+}
+
 ssize_t image_blob_fd_read(void *ctx, void *buf, size_t n)
 {
     ssize_t r;

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "image/cache.h"
+#include "util/fileio.h"
 #include "image/quick.h"
 #include "image/layer.h"
 #include "image/resolve.h"
@@ -138,19 +139,7 @@ static int write_file(const char *dir, const char *name, const char *buf, size_t
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, buf + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int rc = w < 0 ? -errno : -EIO;
-            close(fd);
-            return rc;
-        }
-        off += (size_t)w;
-    }
-    int rc = fsync(fd) ? -errno : 0;
+    int rc = write_all(fd, buf, len) || fsync(fd) ? -errno : 0;
     close(fd);
     return rc;
 }

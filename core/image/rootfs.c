@@ -421,27 +421,20 @@ static int add(struct rootfs *r, char *path, const struct layer_entry *le, const
     if (exists && (rc = remove_at(r, dir, name, old, 0, err, errlen)))
         return rc;
     switch (m->mode & S_IFMT) {
-    case S_IFDIR:
-        e = ext2fs_mkdir(r->fs, dir, 0, name);
-        if (e == EXT2_ET_DIR_NO_SPACE && !(e = ext2fs_expand_dir(r->fs, dir)))
-            e = ext2fs_mkdir(r->fs, dir, 0, name);
-        if (!e)
-            e = lookup(r->fs, dir, name, &ino);
-        if (!e)
-            e = ext2fs_read_inode(r->fs, ino, &in);
-        if (e)
-            return efail(r, err, errlen, e, path);
-        return finish(r, ino, m, true, path, err, errlen);
     case S_IFLNK:
         if (!m->symlink || !m->symlink[0] || strlen(m->symlink) >= 4096)
             return fail(r, err, errlen, -EINVAL, path, "a symbolic link without a target of 1 to 4095 bytes");
-        e = ext2fs_symlink(r->fs, dir, 0, name, m->symlink);
-        if (e == EXT2_ET_DIR_NO_SPACE && !(e = ext2fs_expand_dir(r->fs, dir)))
-            e = ext2fs_symlink(r->fs, dir, 0, name, m->symlink);
+        /* fall through */
+    case S_IFDIR:
+        /* libext2fs's own makers (".." and link counts, fast symlinks),
+         * the folder grown when it is full. */
+        for (int grown = 0;; grown = 1) {
+            e = S_ISDIR(m->mode) ? ext2fs_mkdir(r->fs, dir, 0, name) : ext2fs_symlink(r->fs, dir, 0, name, m->symlink);
+            if (e != EXT2_ET_DIR_NO_SPACE || grown || (e = ext2fs_expand_dir(r->fs, dir)))
+                break;
+        }
         if (!e)
             e = lookup(r->fs, dir, name, &ino);
-        if (!e)
-            e = ext2fs_read_inode(r->fs, ino, &in);
         if (e)
             return efail(r, err, errlen, e, path);
         return finish(r, ino, m, true, path, err, errlen);

@@ -71,6 +71,14 @@ int image_layout_version_check(const char *buf, size_t len, const char *where, c
  * with digest d. 0, or -ENOMEM. */
 int image_blob_init(struct image_blob *b, ssize_t (*raw)(void *ctx, void *buf, size_t n),
                     void (*raw_close)(void *ctx), void *ctx, const struct image_digest *d, uint64_t size);
+/* raw and raw_close for bytes in memory: ctx a heap struct image_mem,
+ * which raw_close frees (the bytes stay the caller's). */
+struct image_mem {
+    const char *p;
+    size_t len, off;
+};
+ssize_t image_blob_mem_read(void *ctx, void *buf, size_t n);
+void image_blob_mem_close(void *ctx);
 /* raw and raw_close for a file descriptor passed as ctx (intptr_t). */
 ssize_t image_blob_fd_read(void *ctx, void *buf, size_t n);
 void image_blob_fd_close(void *ctx);

@@ -26,26 +26,7 @@ static char disk[64];
 static char *template_bytes;
 static size_t template_len;
 
-struct mem {
-    const uint8_t *p;
-    size_t len, off;
-};
-
-static ssize_t mem_read(void *ctx, void *buf, size_t n)
-{
-    struct mem *m = ctx;
-    size_t k = m->len - m->off < n ? m->len - m->off : n;
-    memcpy(buf, m->p + m->off, k);
-    m->off += k;
-    return (ssize_t)k;
-}
-
-static void mem_close(void *ctx)
-{
-    free(ctx);
-}
-
-static struct mem blob_bytes;
+static struct image_mem blob_bytes;
 
 static int open_blob(struct image_source *src, const struct image_digest *d, uint64_t size, struct image_blob *b,
                      char *err, size_t errlen)
@@ -53,11 +34,11 @@ static int open_blob(struct image_source *src, const struct image_digest *d, uin
     (void)src;
     (void)err;
     (void)errlen;
-    struct mem *m = malloc(sizeof(*m));
+    struct image_mem *m = malloc(sizeof(*m));
     if (!m)
         return -ENOMEM;
     *m = blob_bytes;
-    return image_blob_init(b, mem_read, mem_close, m, d, size);
+    return image_blob_init(b, image_blob_mem_read, image_blob_mem_close, m, d, size);
 }
 
 static const struct image_source_ops ops = {.open_blob = open_blob};
@@ -111,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     image_hasher_update(&h, data + 1, size - 1);
     image_hasher_final(&h, &desc.digest);
-    blob_bytes = (struct mem){data + 1, size - 1, 0};
+    blob_bytes = (struct image_mem){(const char *)data + 1, size - 1, 0};
 
     struct image_source src = {.ops = &ops};
     struct rootfs *fs;
