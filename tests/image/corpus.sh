@@ -1,7 +1,7 @@
 #!/bin/bash
 # `plugvm image` against the corpus make-corpus.py builds (see there for
 # what each image exercises), judged by tools no one here wrote:
-# - every good image's root disk, read back by debugfs (tree.py ext4), must
+# - every good image's root disk (and one that umoci itself built), read back by debugfs (tree.py ext4), must
 #   list exactly what `umoci unpack` of the same image puts in a folder
 #   (tree.py dir): path, type, mode, owner, size, content, link target,
 #   device numbers, xattrs, hardlink groups; and `e2fsck -fn` finds it clean;
@@ -47,6 +47,30 @@ for t in layers zstd gnu sparse scratch docker; do
     diff -u "$tmp/want.$oracle" "$tmp/got.$t" || fail "$t: the root disk differs from umoci unpack (- umoci, + plugvm)"
     echo "ok $t: $(grep -c '^/' "$tmp/got.$t") paths, $(grep -c '^hardlinks' "$tmp/got.$t") hardlink groups match umoci unpack"
 done
+# An image umoci itself built, in two layers (its repack writes the second
+# layer's whiteouts for what was deleted), judged the same way.
+um=$tmp/umoci-built
+umoci init --layout "$um" && umoci new --image "$um:v1" && umoci unpack --image "$um:v1" "$tmp/ub" >/dev/null ||
+    fail "umoci init/new/unpack"
+r=$tmp/ub/rootfs
+mkdir -p "$r/bin" "$r/etc" "$r/var/x/y" "$r/dev" && cp "$(command -v busybox)" "$r/bin/busybox" &&
+    chmod 4755 "$r/bin/busybox" && ln "$r/bin/busybox" "$r/bin/sh" && echo a >"$r/etc/a" &&
+    echo z >"$r/var/x/y/z" && mknod "$r/dev/null" c 1 3 && mkfifo "$r/dev/fifo" &&
+    chown 1234:5678 "$r/etc/a" && python3 -c "import os,sys; os.setxattr(sys.argv[1], 'user.origin', b'umoci')" "$r/etc/a" ||
+    fail "populating the umoci bundle"
+umoci repack --image "$um:v1" "$tmp/ub" >/dev/null || fail "umoci repack 1"
+rm -rf "$r/var/x" "$r/etc/a" && echo b >"$r/etc/b" && ln "$r/bin/busybox" "$r/bin/ls" || fail "changing the bundle"
+umoci repack --image "$um:v1" "$tmp/ub" >/dev/null || fail "umoci repack 2"
+d=$(img import -q "$um:v1") || fail "import the umoci-built image"
+e2fsck -fn "$cache/sha256-${d#sha256:}/rootfs.ext4" >/dev/null 2>&1 || fail "umoci-built: e2fsck -fn"
+umoci unpack --image "$um:v1" "$tmp/umoci/built" >/dev/null 2>&1 || fail "umoci unpack umoci-built"
+python3 "$src/tests/image/tree.py" dir "$tmp/umoci/built/rootfs" >"$tmp/want.built" || fail "tree.py dir"
+python3 "$src/tests/image/tree.py" ext4 "$cache/sha256-${d#sha256:}/rootfs.ext4" >"$tmp/got.built" || fail "tree.py ext4"
+diff -u "$tmp/want.built" "$tmp/got.built" || fail "umoci-built: the root disk differs from umoci unpack"
+grep -q "hardlinks /bin/busybox /bin/ls /bin/sh" "$tmp/got.built" && ! grep -q "/var/x\|/etc/a " "$tmp/got.built" ||
+    fail "umoci-built: hardlinks across layers or whiteouts not as expected: $(cat "$tmp/got.built")"
+echo "ok umoci-built: $(grep -c '^/' "$tmp/got.built") paths match umoci unpack (whiteouts from umoci repack)"
+
 # The oracle must have seen what the corpus is for, or the match proves little.
 for want in "/usr/bin/su file 4755" "/usr/bin/wall file 2755 0:5" "/tmp dir 1777" "rdev=259:300" "rdev=1:3" \
     "/run/fifo fifo" "security.capability=01000002002" "/home/u dir 0700 70000:70000" \
@@ -86,7 +110,7 @@ check_bad not-json "not valid JSON"
 d=$(img import -q "$c/good:scratch") || fail "second import"
 img ls >"$tmp/ls" || fail "ls"
 grep -q "^${d:0:19} .*good:scratch .* MiB  20[0-9][0-9]-" "$tmp/ls" || fail "ls: $(cat "$tmp/ls")"
-[ "$(img ls | grep -c '^sha256:')" = 6 ] || fail "ls: not 6 images: $(cat "$tmp/ls")"
+[ "$(img ls | grep -c '^sha256:')" = 7 ] || fail "ls: not 7 images: $(cat "$tmp/ls")"
 img inspect good:scratch | python3 -c 'import json,sys; c=json.load(sys.stdin); assert c["config"]["Entrypoint"]==["/hello"]' ||
     fail "inspect good:scratch"
 img inspect "${d:7:12}" >/dev/null || fail "inspect by 12 hex digits"
@@ -143,7 +167,7 @@ img import -q "$tmp/big" >"$tmp/d2" 2>"$tmp/e2" & p2=$!
 wait $p1 || fail "concurrent import 1: $(cat "$tmp/e1")"
 wait $p2 || fail "concurrent import 2: $(cat "$tmp/e2")"
 cmp -s "$tmp/d1" "$tmp/d2" || fail "concurrent imports printed different digests"
-[ "$(ls "$cache" | grep -c "^sha256-")" = 7 ] || fail "concurrent imports: $(ls "$cache")"
+[ "$(ls "$cache" | grep -c "^sha256-")" = 8 ] || fail "concurrent imports: $(ls "$cache")"
 ! ls -a "$cache" | grep -q '^\.tmp-' || fail "concurrent imports left $(ls -a "$cache")"
 big=$(cat "$tmp/d1")
 echo "ok concurrent imports: one entry $big"
