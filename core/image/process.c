@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* An image's process from its config and the run's overrides (core/image/process.h). */
+#include "image/process.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+struct strv {
+    char **v;
+    size_t n, cap;
+};
+
+static int push(struct strv *s, const char *str, size_t len)
+{
+    if (s->n + 2 > s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 8;
+        char **v = realloc(s->v, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        s->v = v;
+        s->cap = cap;
+    }
+    if (!(s->v[s->n] = strndup(str, len)))
+        return -ENOMEM;
+    s->v[++s->n] = NULL;
+    return 0;
+}
+
+static void strv_free(struct strv *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof(*s));
+}
+
+static int bad(char *err, size_t errlen, const char *what, const char *why)
+{
+    snprintf(err, errlen, "%s: %s", what, why);
+    return -EINVAL;
+}
+
+/* config.KEY as an array of strings appended to s; absent or null adds
+ * nothing. */
+static int str_array(json_t *cfg, const char *key, struct strv *s, char *err, size_t errlen)
+{
+    json_t *a = json_object_get(cfg, key);
+    char what[64];
+    snprintf(what, sizeof(what), "config.%s", key);
+    if (!a || json_is_null(a))
+        return 0;
+    if (!json_is_array(a))
+        return bad(err, errlen, what, "expected an array of strings or null");
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v) {
+        if (!json_is_string(v)) {
+            snprintf(what, sizeof(what), "config.%s[%zu]", key, i);
+            return bad(err, errlen, what, "expected a string");
+        }
+        int rc = push(s, json_string_value(v), json_string_length(v));
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Sets "K=V" in env, replacing K's earlier value. */
+static int env_set(struct strv *env, const char *kv, size_t len)
+{
+    size_t klen = (size_t)(strchr(kv, '=') - kv);
+    for (size_t i = 0; i < env->n; i++) {
+        if (!strncmp(env->v[i], kv, klen) && env->v[i][klen] == '=') {
+            char *s = strndup(kv, len);
+            if (!s)
+                return -ENOMEM;
+            free(env->v[i]);
+            env->v[i] = s;
+            return 0;
+        }
+    }
+    return push(env, kv, len);
+}
+
+static void env_unset(struct strv *env, const char *k)
+{
+    size_t klen = strlen(k);
+    for (size_t i = 0; i < env->n; i++) {
+        if (!strncmp(env->v[i], k, klen) && env->v[i][klen] == '=') {
+            free(env->v[i]);
+            memmove(&env->v[i], &env->v[i + 1], (env->n - i) * sizeof(*env->v)); /* the NULL too */
+            env->n--;
+            return;
+        }
+    }
+}
+
+static bool env_has(const struct strv *env, const char *k)
+{
+    size_t klen = strlen(k);
+    for (size_t i = 0; i < env->n; i++)
+        if (!strncmp(env->v[i], k, klen) && env->v[i][klen] == '=')
+            return true;
+    return false;
+}
+
+/* "K=V" with a non-empty K: the form config.md gives Env entries. */
+static bool env_entry_ok(const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    return eq && eq > kv;
+}
+
+static int make(json_t *cfg, const struct image_process_opts *o, struct image_process *out, char *err,
+                size_t errlen)
+{
+    struct strv argv = {0}, env = {0};
+    int rc = 0;
+    /* argv */
+    if (o->entrypoint) {
+        if (o->entrypoint[0])
+            rc = push(&argv, o->entrypoint, strlen(o->entrypoint));
+    } else {
+        rc = str_array(cfg, "Entrypoint", &argv, err, errlen);
+    }
+    if (!rc && o->nargs) {
+        for (size_t i = 0; !rc && i < o->nargs; i++)
+            rc = push(&argv, o->args[i], strlen(o->args[i]));
+    } else if (!rc && !o->entrypoint) {
+        rc = str_array(cfg, "Cmd", &argv, err, errlen);
+    }
+    if (!rc && argv.n == 0)
+        rc = bad(err, errlen, "the image", "gives no command (no Entrypoint or Cmd): give one after --");
+    /* env */
+    struct strv ienv = {0};
+    if (!rc)
+        rc = str_array(cfg, "Env", &ienv, err, errlen);
+    for (size_t i = 0; !rc && i < ienv.n; i++) {
+        if (!env_entry_ok(ienv.v[i])) {
+            char what[48];
+            snprintf(what, sizeof(what), "config.Env[%zu]", i);
+            rc = bad(err, errlen, what, "expected \"NAME=VALUE\" with a NAME");
+        } else {
+            rc = env_set(&env, ienv.v[i], strlen(ienv.v[i]));
+        }
+    }
+    strv_free(&ienv);
+    for (size_t i = 0; !rc && i < o->nenv; i++) {
+        const char *e = o->env[i];
+        if (!e[0] || e[0] == '=') {
+            rc = bad(err, errlen, "-e", "expected NAME=VALUE or NAME (the host's value)");
+        } else if (strchr(e, '=')) {
+            rc = env_set(&env, e, strlen(e));
+        } else {
+            const char *host = getenv(e);
+            if (!host) {
+                env_unset(&env, e);
+                continue;
+            }
+            size_t n = strlen(e) + 1 + strlen(host) + 1;
+            char *kv = malloc(n);
+            if (!kv) {
+                rc = -ENOMEM;
+                break;
+            }
+            snprintf(kv, n, "%s=%s", e, host);
+            rc = env_set(&env, kv, n - 1);
+            free(kv);
+        }
+    }
+    if (!rc && !env_has(&env, "PATH"))
+        rc = push(&env, IMAGE_DEFAULT_PATH, strlen(IMAGE_DEFAULT_PATH));
+    /* cwd and user */
+    const char *cwd = o->workdir, *user = o->user, *cwd_what = "-w";
+    json_t *w = json_object_get(cfg, "WorkingDir"), *u = json_object_get(cfg, "User");
+    if (!rc && w && !json_is_null(w) && !json_is_string(w))
+        rc = bad(err, errlen, "config.WorkingDir", "expected a string");
+    if (!rc && u && !json_is_null(u) && !json_is_string(u))
+        rc = bad(err, errlen, "config.User", "expected a string");
+    if (!rc && !cwd && json_string_value(w) && json_string_value(w)[0]) {
+        cwd = json_string_value(w);
+        cwd_what = "config.WorkingDir";
+    }
+    if (!cwd)
+        cwd = "/";
+    if (!rc && cwd[0] != '/')
+        rc = bad(err, errlen, cwd_what, "expected an absolute path (one that starts with /)");
+    if (!user)
+        user = json_string_value(u) ? json_string_value(u) : "";
+    if (!rc) {
+        out->cwd = strdup(cwd);
+        out->user = strdup(user);
+        if (!out->cwd || !out->user)
+            rc = -ENOMEM;
+    }
+    if (rc) {
+        strv_free(&argv);
+        strv_free(&env);
+        free(out->cwd);
+        free(out->user);
+        memset(out, 0, sizeof(*out));
+        return rc;
+    }
+    out->argv = argv.v;
+    out->argc = argv.n;
+    out->env = env.v;
+    out->nenv = env.n;
+    return 0;
+}
+
+int image_process_make(const char *config_json, size_t len, const struct image_process_opts *o,
+                       struct image_process *out, char *err, size_t errlen)
+{
+    static const struct image_process_opts none;
+    memset(out, 0, sizeof(*out));
+    json_error_t je;
+    json_t *root = json_loadb(config_json, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root || !json_is_object(root)) {
+        snprintf(err, errlen, "the image config is not a JSON object%s%s", root ? "" : ": ", root ? "" : je.text);
+        json_decref(root);
+        return -EINVAL;
+    }
+    /* A scratch image may have no "config" at all: every default then. */
+    json_t *cfg = json_object_get(root, "config");
+    int rc;
+    if (cfg && !json_is_null(cfg) && !json_is_object(cfg))
+        rc = bad(err, errlen, "config", "expected an object or null");
+    else
+        rc = make(cfg && json_is_object(cfg) ? cfg : NULL, o ? o : &none, out, err, errlen);
+    json_decref(root);
+    return rc;
+}
+
+void image_process_free(struct image_process *p)
+{
+    struct strv a = {p->argv, p->argc, 0}, e = {p->env, p->nenv, 0};
+    strv_free(&a);
+    strv_free(&e);
+    free(p->cwd);
+    free(p->user);
+    memset(p, 0, sizeof(*p));
+}
