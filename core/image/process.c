@@ -244,3 +244,49 @@ void image_process_free(struct image_process *p)
     free(p->user);
     memset(p, 0, sizeof(*p));
 }
+
+int image_env_file_parse(const char *buf, size_t len, const char *file, char ***out, size_t *n, char *err,
+                         size_t errlen)
+{
+    struct strv v = {0};
+    const char *p = buf, *end = buf ? buf + len : buf;
+    int rc = 0;
+    for (unsigned line = 1; !rc && p && p < end; line++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        while (p < le && (*p == ' ' || *p == '\t'))
+            p++;
+        const char *cr = le > p && le[-1] == '\r' ? le - 1 : le; /* a file saved on Windows */
+        if (p < cr && *p != '#') {
+            const char *eq = memchr(p, '=', (size_t)(cr - p));
+            const char *name_end = eq ? eq : cr;
+            const char *why = NULL;
+            if (memchr(p, '\0', (size_t)(cr - p)))
+                why = "a NUL byte";
+            else if (name_end == p)
+                why = "expected NAME=VALUE or NAME, got an empty NAME";
+            else if (memchr(p, ' ', (size_t)(name_end - p)) || memchr(p, '\t', (size_t)(name_end - p)))
+                why = "the NAME holds blanks";
+            if (why) {
+                snprintf(err, errlen, "%s:%u: %s", file, line, why);
+                rc = -EINVAL;
+            } else {
+                rc = push(&v, p, (size_t)(cr - p));
+            }
+        }
+        p = le + 1;
+    }
+    if (rc) {
+        strv_free(&v);
+        return rc;
+    }
+    *out = v.v;
+    *n = v.n;
+    return 0;
+}
+
+void image_env_free(char **env, size_t n)
+{
+    struct strv v = {env, n, 0};
+    strv_free(&v);
+}

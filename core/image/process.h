@@ -52,4 +52,15 @@ int image_process_make(const char *config_json, size_t len, const struct image_p
                        struct image_process *out, char *err, size_t errlen);
 void image_process_free(struct image_process *p);
 
+/* A docker --env-file: `len` bytes read from `file` (named in messages),
+ * one NAME=VALUE or NAME per line, '#' lines and blank lines skipped,
+ * leading blanks dropped, the value taken verbatim (no quotes removed, as
+ * docker does). 0 with *out (n strings, NULL-terminated, to pass as -e
+ * values before the command line's; free with image_env_free), or -EINVAL
+ * with err "FILE:LINE: ..." (an empty name, a name with blanks, a NUL
+ * byte), or -ENOMEM. */
+int image_env_file_parse(const char *buf, size_t len, const char *file, char ***out, size_t *n, char *err,
+                         size_t errlen);
+void image_env_free(char **env, size_t n);
+
 #endif

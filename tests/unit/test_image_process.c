@@ -142,11 +142,33 @@ static void refusals(void **state)
     refuse("{\"config\":{\"Cmd\":[\"a\"],\"Cmd\":[\"b\"]}}", NULL, "not a JSON object"); /* duplicate keys */
 }
 
+static void env_file(void **state)
+{
+    (void)state;
+    static const char f[] = "# settings\n\n  A=1\nB= spaced value \nC=\"quoted\"\r\nHOSTONLY\nD=x=y";
+    char **env, err[256];
+    size_t n;
+    if (image_env_file_parse(f, strlen(f), "app.env", &env, &n, err, sizeof(err)))
+        fail_msg("%s", err);
+    assert_string_equal(joined(env, n), "A=1|B= spaced value |C=\"quoted\"|HOSTONLY|D=x=y");
+    assert_null(env[n]);
+    image_env_free(env, n);
+    assert_int_equal(image_env_file_parse("", 0, "e", &env, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 0);
+    image_env_free(env, n);
+    assert_int_equal(image_env_file_parse("A=1\n=2\n", 6, "bad.env", &env, &n, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "bad.env:2: expected NAME=VALUE or NAME, got an empty NAME");
+    assert_int_equal(image_env_file_parse("A B=1", 5, "bad.env", &env, &n, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "bad.env:1: the NAME holds blanks");
+    assert_int_equal(image_env_file_parse("A=\0", 3, "bad.env", &env, &n, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "bad.env:1: a NUL byte");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(image_defaults), cmocka_unit_test(overrides), cmocka_unit_test(environment),
-        cmocka_unit_test(scratch),        cmocka_unit_test(refusals),
+        cmocka_unit_test(scratch),        cmocka_unit_test(refusals),    cmocka_unit_test(env_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
