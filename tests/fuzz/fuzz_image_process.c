@@ -2,8 +2,10 @@
 /* libFuzzer target: what an image file and the user's files control in the
  * process an image runs. The input is, at once, an image config
  * (core/image/process.c, with overrides picked by its first byte), a
- * docker --env-file, and, split at its first newline and first NUL, a User
- * spec with the image's /etc/passwd and /etc/group (guest/init/user.c).
+ * docker --env-file, plugvm-init's launch record (guest/init/launch.c: what
+ * decodes must encode and decode again to the same), and, split at its
+ * first newline and first NUL, a User spec with the image's /etc/passwd
+ * and /etc/group (guest/init/user.c).
  * Whatever the input: no crash, no out-of-bounds access, no leak; what is
  * accepted keeps its promises (a non-empty, NULL-terminated argv; every
  * env entry NAME=VALUE with a NAME; an absolute cwd; at most
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "image/process.h"
+#include "launch.h"
 #include "user.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -51,6 +54,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (e && e[n])
             abort();
         image_env_free(e, n);
+    }
+
+    struct launch l, l2;
+    if (launch_decode(data, size, &l, err, sizeof(err)) == 0) {
+        uint8_t *buf;
+        size_t len;
+        if (launch_encode(&l, &buf, &len) || launch_decode(buf, len, &l2, err, sizeof(err)))
+            abort();
+        if (l2.argc != l.argc || l2.nenv != l.nenv || strcmp(l2.cwd, l.cwd) || strcmp(l2.user, l.user) ||
+            strcmp(l2.hostname, l.hostname) || l2.entropy_len != l.entropy_len || l2.clock_ns != l.clock_ns)
+            abort();
+        for (size_t i = 0; i < l.argc; i++)
+            if (strcmp(l.argv[i], l2.argv[i]))
+                abort();
+        launch_free(&l2);
+        launch_free(&l);
+        free(buf);
     }
 
     const char *nl = memchr(s, '\n', size);
