@@ -161,13 +161,20 @@ int image_cache_find(const char *root, const char *name, char dirname[IMAGE_DIGE
     return -ENOENT;
 }
 
+int image_cache_tmpname(const char *dir, char *out, size_t outlen)
+{
+    static unsigned seq;
+    int n = snprintf(out, outlen, "%s/.tmp-%d-%u", dir, (int)getpid(), __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
+    return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+}
+
 int image_cache_tag(const char *root, const char *tag, const char *dirname, char *err, size_t errlen)
 {
     char file[1024], path[IMAGE_CACHE_PATH_MAX * 2], tmp[IMAGE_CACHE_PATH_MAX * 2], target[IMAGE_DIGEST_TEXT_MAX + 4];
-    static unsigned seq;
     tag_file(tag, file, sizeof(file));
+    snprintf(path, sizeof(path), "%s/tags", root);
+    image_cache_tmpname(path, tmp, sizeof(tmp));
     snprintf(path, sizeof(path), "%s/tags/%s", root, file);
-    snprintf(tmp, sizeof(tmp), "%s/tags/.tmp-%d-%u", root, (int)getpid(), __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
     snprintf(target, sizeof(target), "../%s", dirname);
     unlink(tmp);
     if (symlink(target, tmp) || rename(tmp, path)) {
@@ -242,9 +249,8 @@ int image_cache_remove(const char *root, const char *name, char removed[IMAGE_DI
     tags_of(root, dirname, unlink_tag, &u);
     /* Out of sight in one rename, then emptied: no one finds half an image. */
     char path[IMAGE_CACHE_PATH_MAX * 2], gone[IMAGE_CACHE_PATH_MAX * 2];
-    static unsigned seq;
     snprintf(path, sizeof(path), "%s/%s", root, dirname);
-    snprintf(gone, sizeof(gone), "%s/.tmp-%d-rm%u", root, (int)getpid(), __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
+    image_cache_tmpname(root, gone, sizeof(gone));
     if (rename(path, gone)) {
         rc = -errno;
         snprintf(err, errlen, "%s: cannot remove: %s", path, strerror(errno));

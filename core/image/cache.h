@@ -60,6 +60,11 @@ struct image_cache_entry {
 int image_cache_list(const char *root, int (*fn)(void *priv, const struct image_cache_entry *e), void *priv,
                      char *err, size_t errlen);
 
+/* A fresh temporary name in folder `dir`: "DIR/.tmp-PID-N", N counted
+ * across the process, so no two callers (threads included) get the same
+ * one; image_cache_sweep knows the form. 0, or -ENAMETOOLONG. */
+int image_cache_tmpname(const char *dir, char *out, size_t outlen);
+
 /* Removes ".tmp-PID-N" folders whose process no longer exists. */
 void image_cache_sweep(const char *root);
 

@@ -155,7 +155,7 @@ static int fsync_path(const char *path)
 }
 
 /* Both passes and the cache's folder, once the documents are resolved. */
-static int build(struct image_source *src, const struct image_resolved *r, const char *root, const char *tmp,
+static int build(struct image_source *src, const struct image_resolved *r, const char *tmp,
                  const char *source, const char *tag, const struct image_import_opts *o, char *err, size_t errlen)
 {
     const struct oci_manifest *man = &r->manifest;
@@ -230,7 +230,6 @@ static int build(struct image_source *src, const struct image_resolved *r, const
         rc = fsync_path(tmp);
     if (rc)
         snprintf(err, errlen, "%s: cannot write the cache entry: %s", tmp, strerror(-rc));
-    (void)root;
     return rc;
 }
 
@@ -279,14 +278,13 @@ int image_import(const char *arg, const struct image_import_opts *o, struct imag
     if (!stat(res->dir, &st)) {
         res->cached = true;
     } else {
-        static unsigned seq;
         char tmp[IMAGE_CACHE_PATH_MAX + 64];
-        snprintf(tmp, sizeof(tmp), "%s/.tmp-%d-%u", root, (int)getpid(), __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
+        image_cache_tmpname(root, tmp, sizeof(tmp));
         if (mkdir(tmp, 0755)) {
             rc = -errno;
             snprintf(err, errlen, "%s: cannot make a folder in the image cache: %s", tmp, strerror(errno));
         } else {
-            rc = build(src, &r, root, tmp, path, res->tag, o, err, errlen);
+            rc = build(src, &r, tmp, path, res->tag, o, err, errlen);
             if (rc)
                 rc = named(path, rc, err, errlen);
             /* Into place whole; a concurrent import that got there first

@@ -20,10 +20,8 @@
 #define BLOCK (64u << 10)
 
 struct layer_data {
-    struct image_source *src;
     const struct oci_descriptor *desc;
     struct image_blob blob;
-    bool blob_open;
     struct archive *raw, *tar;
     bool raw_eof;
     struct image_hasher diff;
@@ -179,7 +177,6 @@ int layer_walk(struct image_source *src, const struct oci_descriptor *desc, cons
     struct layer_data *d = calloc(1, sizeof(*d));
     if (!d)
         return -ENOMEM;
-    d->src = src;
     d->desc = desc;
     d->done = done;
     int rc = src->ops->open_blob(src, &desc->digest, desc->size, &d->blob, err, errlen);
@@ -187,7 +184,6 @@ int layer_walk(struct image_source *src, const struct oci_descriptor *desc, cons
         free(d);
         return rc;
     }
-    d->blob_open = true;
     if (image_hasher_init(&d->diff, diff_id->alg)) {
         image_blob_close(&d->blob);
         free(d);

@@ -69,43 +69,37 @@ static int str_array(json_t *cfg, const char *key, struct strv *s, char *err, si
     return 0;
 }
 
+/* The index of NAME (klen bytes) in env, or env->n when it has none. */
+static size_t env_find(const struct strv *env, const char *name, size_t klen)
+{
+    size_t i = 0;
+    while (i < env->n && !(!strncmp(env->v[i], name, klen) && env->v[i][klen] == '='))
+        i++;
+    return i;
+}
+
 /* Sets "K=V" in env, replacing K's earlier value. */
 static int env_set(struct strv *env, const char *kv, size_t len)
 {
-    size_t klen = (size_t)(strchr(kv, '=') - kv);
-    for (size_t i = 0; i < env->n; i++) {
-        if (!strncmp(env->v[i], kv, klen) && env->v[i][klen] == '=') {
-            char *s = strndup(kv, len);
-            if (!s)
-                return -ENOMEM;
-            free(env->v[i]);
-            env->v[i] = s;
-            return 0;
-        }
-    }
-    return push(env, kv, len);
+    size_t i = env_find(env, kv, (size_t)(strchr(kv, '=') - kv));
+    if (i == env->n)
+        return push(env, kv, len);
+    char *s = strndup(kv, len);
+    if (!s)
+        return -ENOMEM;
+    free(env->v[i]);
+    env->v[i] = s;
+    return 0;
 }
 
 static void env_unset(struct strv *env, const char *k)
 {
-    size_t klen = strlen(k);
-    for (size_t i = 0; i < env->n; i++) {
-        if (!strncmp(env->v[i], k, klen) && env->v[i][klen] == '=') {
-            free(env->v[i]);
-            memmove(&env->v[i], &env->v[i + 1], (env->n - i) * sizeof(*env->v)); /* the NULL too */
-            env->n--;
-            return;
-        }
-    }
-}
-
-static bool env_has(const struct strv *env, const char *k)
-{
-    size_t klen = strlen(k);
-    for (size_t i = 0; i < env->n; i++)
-        if (!strncmp(env->v[i], k, klen) && env->v[i][klen] == '=')
-            return true;
-    return false;
+    size_t i = env_find(env, k, strlen(k));
+    if (i == env->n)
+        return;
+    free(env->v[i]);
+    memmove(&env->v[i], &env->v[i + 1], (env->n - i) * sizeof(*env->v)); /* the NULL too */
+    env->n--;
 }
 
 /* "K=V" with a non-empty K: the form config.md gives Env entries. */
@@ -172,7 +166,7 @@ static int make(json_t *cfg, const struct image_process_opts *o, struct image_pr
             free(kv);
         }
     }
-    if (!rc && !env_has(&env, "PATH"))
+    if (!rc && env_find(&env, "PATH", 4) == env.n)
         rc = push(&env, IMAGE_DEFAULT_PATH, strlen(IMAGE_DEFAULT_PATH));
     /* cwd and user */
     const char *cwd = o->workdir, *user = o->user, *cwd_what = "-w";

@@ -19,9 +19,8 @@ struct rootfs {
 
 /* err = "WHAT: WHY": what is the entry's path (the caller names the layer
  * and image), or, for the file system itself, a phrase with its file. */
-static int fail(struct rootfs *r, char *err, size_t errlen, int rc, const char *what, const char *why)
+static int fail(char *err, size_t errlen, int rc, const char *what, const char *why)
 {
-    (void)r;
     snprintf(err, errlen, "%s: %s", what, why);
     return rc;
 }
@@ -34,12 +33,12 @@ static const char *whole(struct rootfs *r, const char *what, char *buf, size_t l
 }
 
 /* libext2fs's errcode_t as -errno and its message. */
-static int efail(struct rootfs *r, char *err, size_t errlen, errcode_t e, const char *what)
+static int efail(char *err, size_t errlen, errcode_t e, const char *what)
 {
     int rc = e == EXT2_ET_BLOCK_ALLOC_FAIL || e == EXT2_ET_INODE_ALLOC_FAIL || e == EXT2_ET_DIR_NO_SPACE_FOR_CSUM
                  ? -ENOSPC
                  : (e > 0 && e < 256 ? -(int)e : -EIO);
-    return fail(r, err, errlen, rc, what, rc == -ENOSPC ? "the image is full" : error_message(e));
+    return fail(err, errlen, rc, what, rc == -ENOSPC ? "the image is full" : error_message(e));
 }
 
 static errcode_t lookup(ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t *ino);
@@ -77,7 +76,7 @@ int rootfs_create(const char *path, uint64_t size, uint32_t inodes, struct rootf
     int st = 0;
     if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
         char w[4200];
-        int rc = fail(r, err, errlen, -EIO, whole(r, "mke2fs", w, sizeof(w)),
+        int rc = fail(err, errlen, -EIO, whole(r, "mke2fs", w, sizeof(w)),
                       WIFEXITED(st) && WEXITSTATUS(st) == 127 ? "not found (e2fsprogs)" : "failed");
         free(r);
         return rc;
@@ -97,7 +96,7 @@ int rootfs_open(const char *path, struct rootfs **out, char *err, size_t errlen)
         e = ext2fs_read_bitmaps(r->fs);
     if (e) {
         char w[4200];
-        int rc = efail(r, err, errlen, e, whole(r, "cannot open the new file system", w, sizeof(w)));
+        int rc = efail(err, errlen, e, whole(r, "cannot open the new file system", w, sizeof(w)));
         if (r->fs)
             ext2fs_close_free(&r->fs);
         free(r);
@@ -159,7 +158,7 @@ static int finish(struct rootfs *r, ext2_ino_t ino, const struct rootfs_meta *m,
     struct ext2_inode_large in;
     errcode_t e = ext2fs_read_inode_full(r->fs, ino, (struct ext2_inode *)&in, sizeof(in));
     if (e)
-        return efail(r, err, errlen, e, path);
+        return efail(err, errlen, e, path);
     if (!LINUX_S_ISLNK(in.i_mode))
         in.i_mode = (uint16_t)((in.i_mode & LINUX_S_IFMT) | (m->mode & 07777));
     in.i_uid = (uint16_t)m->uid;
@@ -175,12 +174,12 @@ static int finish(struct rootfs *r, ext2_ino_t ino, const struct rootfs_meta *m,
     }
     e = ext2fs_write_inode_full(r->fs, ino, (struct ext2_inode *)&in, sizeof(in));
     if (e)
-        return efail(r, err, errlen, e, path);
+        return efail(err, errlen, e, path);
     if (fresh && !m->nxattrs)
         return 0;
     struct ext2_xattr_handle *h;
     if ((e = ext2fs_xattrs_open(r->fs, ino, &h)))
-        return efail(r, err, errlen, e, path);
+        return efail(err, errlen, e, path);
     if (!(e = ext2fs_xattrs_read(h)) && !fresh) {
         /* A folder over a folder: its attributes are the new entry's. */
         size_t n = 0;
@@ -198,7 +197,7 @@ static int finish(struct rootfs *r, ext2_ino_t ino, const struct rootfs_meta *m,
     if (e || c) {
         char what[LAYER_PATH_MAX + 32];
         snprintf(what, sizeof(what), "%s: extended attributes", path);
-        return efail(r, err, errlen, e ? e : c, what);
+        return efail(err, errlen, e ? e : c, what);
     }
     return 0;
 }
@@ -244,7 +243,7 @@ static int clear_dir(struct rootfs *r, ext2_ino_t ino, int depth, char *err, siz
 {
     struct children c = {0};
     errcode_t e = ext2fs_dir_iterate(r->fs, ino, 0, NULL, collect, &c);
-    int rc = e ? efail(r, err, errlen, e, "reading a folder") : 0;
+    int rc = e ? efail(err, errlen, e, "reading a folder") : 0;
     for (size_t i = 0; !rc && i < c.n; i++) {
         ext2_ino_t child;
         if (!lookup(r->fs, ino, c.names[i], &child))
@@ -260,11 +259,11 @@ static int remove_at(struct rootfs *r, ext2_ino_t dir, const char *name, ext2_in
                      size_t errlen)
 {
     if (depth > 256)
-        return fail(r, err, errlen, -ELOOP, name, "folders nested too deep to remove");
+        return fail(err, errlen, -ELOOP, name, "folders nested too deep to remove");
     struct ext2_inode in;
     errcode_t e = ext2fs_read_inode(r->fs, ino, &in);
     if (e)
-        return efail(r, err, errlen, e, name);
+        return efail(err, errlen, e, name);
     bool isdir = LINUX_S_ISDIR(in.i_mode);
     if (isdir) {
         int rc = clear_dir(r, ino, depth, err, errlen);
@@ -275,7 +274,7 @@ static int remove_at(struct rootfs *r, ext2_ino_t dir, const char *name, ext2_in
     if (!e)
         e = ext2fs_unlink(r->fs, dir, name, ino, 0);
     if (e)
-        return efail(r, err, errlen, e, name);
+        return efail(err, errlen, e, name);
     if (isdir) {
         /* Its ".." no longer counts for the parent. */
         struct ext2_inode p;
@@ -291,13 +290,13 @@ static int remove_at(struct rootfs *r, ext2_ino_t dir, const char *name, ext2_in
         if (ext2fs_inode_has_valid_blocks2(r->fs, &in)) {
             e = ext2fs_punch(r->fs, ino, &in, NULL, 0, ~0ULL);
             if (e)
-                return efail(r, err, errlen, e, name);
+                return efail(err, errlen, e, name);
         }
         in.i_dtime = in.i_mtime ? in.i_mtime : 1;
         ext2fs_inode_alloc_stats2(r->fs, ino, -1, isdir);
     }
     e = ext2fs_write_inode(r->fs, ino, &in);
-    return e ? efail(r, err, errlen, e, name) : 0;
+    return e ? efail(err, errlen, e, name) : 0;
 }
 
 /* Walks to the folder that holds `path`, making missing folders when
@@ -325,16 +324,16 @@ static int walk_parent(struct rootfs *r, char *path, bool make, ext2_ino_t *dir,
         }
         if (e) {
             *slash = '/';
-            return efail(r, err, errlen, e, path);
+            return efail(err, errlen, e, path);
         }
         struct ext2_inode in;
         if ((e = ext2fs_read_inode(r->fs, next, &in))) {
             *slash = '/';
-            return efail(r, err, errlen, e, path);
+            return efail(err, errlen, e, path);
         }
         if (!LINUX_S_ISDIR(in.i_mode)) {
             *slash = '/';
-            return fail(r, err, errlen, -ENOTDIR, path,
+            return fail(err, errlen, -ENOTDIR, path,
                         LINUX_S_ISLNK(in.i_mode) ? "a path through a symbolic link (refused: it is not followed)"
                                                  : "a path through something that is not a folder");
         }
@@ -356,7 +355,7 @@ static int new_inode(struct rootfs *r, ext2_ino_t dir, const char *name, const s
     if (!e)
         e = link_in(r->fs, dir, name, ino, ft_of(m->mode));
     if (e)
-        return efail(r, err, errlen, e, name);
+        return efail(err, errlen, e, name);
     ext2fs_inode_alloc_stats2(r->fs, ino, +1, 0);
     memset(in, 0, sizeof(*in));
     in->i_mode = (uint16_t)(m->mode & (LINUX_S_IFMT | 07777));
@@ -379,12 +378,12 @@ static int add(struct rootfs *r, char *path, const struct layer_entry *le, const
     struct ext2_inode in;
     errcode_t e = lookup(r->fs, dir, name, &old);
     if (e && e != EXT2_ET_FILE_NOT_FOUND)
-        return efail(r, err, errlen, e, path);
+        return efail(err, errlen, e, path);
     bool exists = !e;
     if (exists && LINUX_S_ISDIR(m->mode) && !le->link[0]) {
         /* A folder over a folder keeps what it holds (layer.md). */
         if ((e = ext2fs_read_inode(r->fs, old, &in)))
-            return efail(r, err, errlen, e, path);
+            return efail(err, errlen, e, path);
         if (LINUX_S_ISDIR(in.i_mode))
             return finish(r, old, m, false, path, err, errlen);
     }
@@ -395,35 +394,35 @@ static int add(struct rootfs *r, char *path, const struct layer_entry *le, const
         ext2_ino_t tdir;
         char *tname;
         if ((rc = walk_parent(r, target, false, &tdir, &tname, err, errlen)) == -ENOENT)
-            return fail(r, err, errlen, -ENOENT, path, "a hardlink to a path no layer made");
+            return fail(err, errlen, -ENOENT, path, "a hardlink to a path no layer made");
         if (rc)
             return rc;
         if (lookup(r->fs, tdir, tname, &ino))
-            return fail(r, err, errlen, -ENOENT, path, "a hardlink to a path no layer made");
+            return fail(err, errlen, -ENOENT, path, "a hardlink to a path no layer made");
         if ((e = ext2fs_read_inode(r->fs, ino, &in)))
-            return efail(r, err, errlen, e, path);
+            return efail(err, errlen, e, path);
         if (LINUX_S_ISDIR(in.i_mode))
-            return fail(r, err, errlen, -EPERM, path, "a hardlink to a folder");
+            return fail(err, errlen, -EPERM, path, "a hardlink to a folder");
         if (in.i_links_count >= EXT2_LINK_MAX)
-            return fail(r, err, errlen, -EMLINK, path, "more hardlinks than ext4 holds (65000)");
+            return fail(err, errlen, -EMLINK, path, "more hardlinks than ext4 holds (65000)");
         if (exists && old == ino)
             return 0;
         if (exists && (rc = remove_at(r, dir, name, old, 0, err, errlen)))
             return rc;
         if ((e = ext2fs_read_inode(r->fs, ino, &in)))
-            return efail(r, err, errlen, e, path);
+            return efail(err, errlen, e, path);
         if ((e = link_in(r->fs, dir, name, ino, ft_of(in.i_mode))))
-            return efail(r, err, errlen, e, path);
+            return efail(err, errlen, e, path);
         in.i_links_count++;
         e = ext2fs_write_inode(r->fs, ino, &in);
-        return e ? efail(r, err, errlen, e, path) : 0;
+        return e ? efail(err, errlen, e, path) : 0;
     }
     if (exists && (rc = remove_at(r, dir, name, old, 0, err, errlen)))
         return rc;
     switch (m->mode & S_IFMT) {
     case S_IFLNK:
         if (!m->symlink || !m->symlink[0] || strlen(m->symlink) >= 4096)
-            return fail(r, err, errlen, -EINVAL, path, "a symbolic link without a target of 1 to 4095 bytes");
+            return fail(err, errlen, -EINVAL, path, "a symbolic link without a target of 1 to 4095 bytes");
         /* fall through */
     case S_IFDIR:
         /* libext2fs's own makers (".." and link counts, fast symlinks),
@@ -436,7 +435,7 @@ static int add(struct rootfs *r, char *path, const struct layer_entry *le, const
         if (!e)
             e = lookup(r->fs, dir, name, &ino);
         if (e)
-            return efail(r, err, errlen, e, path);
+            return efail(err, errlen, e, path);
         return finish(r, ino, m, true, path, err, errlen);
     case S_IFCHR:
     case S_IFBLK:
@@ -453,12 +452,12 @@ static int add(struct rootfs *r, char *path, const struct layer_entry *le, const
                 in.i_block[1] = (mi & 0xff) | (ma << 8) | ((mi & ~0xffu) << 12);
         }
         if ((e = ext2fs_write_new_inode(r->fs, ino, &in)))
-            return efail(r, err, errlen, e, path);
+            return efail(err, errlen, e, path);
         return finish(r, ino, m, true, path, err, errlen);
     case S_IFREG:
         break;
     default:
-        return fail(r, err, errlen, -EINVAL, path, "a file type an image cannot hold");
+        return fail(err, errlen, -EINVAL, path, "a file type an image cannot hold");
     }
     if ((rc = new_inode(r, dir, name, m, &ino, &in, err, errlen)))
         return rc;
@@ -466,11 +465,11 @@ static int add(struct rootfs *r, char *path, const struct layer_entry *le, const
         ext2_extent_handle_t h;
         in.i_flags &= ~EXT4_EXTENTS_FL;
         if ((e = ext2fs_extent_open2(r->fs, ino, &in, &h)))
-            return efail(r, err, errlen, e, path);
+            return efail(err, errlen, e, path);
         ext2fs_extent_free(h);
     }
     if ((e = ext2fs_write_new_inode(r->fs, ino, &in)))
-        return efail(r, err, errlen, e, path);
+        return efail(err, errlen, e, path);
     if ((rc = write_data(r, ino, m, data, ctx, path, err, errlen)))
         return rc;
     return finish(r, ino, m, true, path, err, errlen);
@@ -484,7 +483,7 @@ static int write_data(struct rootfs *r, ext2_ino_t ino, const struct rootfs_meta
     ext2_file_t f;
     errcode_t e = ext2fs_file_open(r->fs, ino, EXT2_FILE_WRITE, &f);
     if (e)
-        return efail(r, err, errlen, e, path);
+        return efail(err, errlen, e, path);
     int rc = 0;
     uint64_t end = 0;
     for (;;) {
@@ -493,28 +492,28 @@ static int write_data(struct rootfs *r, ext2_ino_t ino, const struct rootfs_meta
         uint64_t off;
         int k = data ? data(ctx, &buf, &len, &off) : 0;
         if (k < 0) {
-            rc = fail(r, err, errlen, k, path, "its data could not be read from the layer");
+            rc = fail(err, errlen, k, path, "its data could not be read from the layer");
             break;
         }
         if (k == 0)
             break;
         if (off < end || len > UINT32_MAX || off + len > m->size) {
-            rc = fail(r, err, errlen, -EINVAL, path, "data blocks out of order or past the size in its header");
+            rc = fail(err, errlen, -EINVAL, path, "data blocks out of order or past the size in its header");
             break;
         }
         unsigned int w;
         if ((e = ext2fs_file_llseek(f, off, EXT2_SEEK_SET, NULL)) ||
             (e = ext2fs_file_write(f, buf, (unsigned int)len, &w)) || w != (unsigned int)len) {
-            rc = efail(r, err, errlen, e ? e : EXT2_ET_SHORT_WRITE, path);
+            rc = efail(err, errlen, e ? e : EXT2_ET_SHORT_WRITE, path);
             break;
         }
         end = off + len;
     }
     if (!rc && (e = ext2fs_file_set_size2(f, m->size)))
-        rc = efail(r, err, errlen, e, path);
+        rc = efail(err, errlen, e, path);
     e = ext2fs_file_close(f);
     if (!rc && e)
-        rc = efail(r, err, errlen, e, path);
+        rc = efail(err, errlen, e, path);
     return rc;
 }
 
@@ -557,7 +556,7 @@ int rootfs_close(struct rootfs *r, char *err, size_t errlen)
 {
     errcode_t e = ext2fs_close_free(&r->fs);
     char w[4200];
-    int rc = e ? efail(r, err, errlen, e, whole(r, "writing the file system out", w, sizeof(w))) : 0;
+    int rc = e ? efail(err, errlen, e, whole(r, "writing the file system out", w, sizeof(w))) : 0;
     free(r);
     return rc;
 }
