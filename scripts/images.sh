@@ -5,7 +5,8 @@
 #   debian-cloud-vmlinuz       Debian 12's cloud kernel (fetched, cached)
 #   hello-initramfs.cpio.gz    busybox initramfs printing "hello from plugvm"
 # and the e2e tests' initramfs, BUILD_DIR/e2e/e2e-initramfs.cpio.gz (made
-# here, on the host: in the nested VM host it would take ~25 s of TCG).
+# here, on the host: in the nested VM host it would take ~25 s of TCG), and
+#   plugvm-init.cpio.gz        `plugvm run --image`'s initramfs (guest/init)
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,3 +18,5 @@ ln -sfn "$build/cache/linux/vmlinuz" "$build/images/debian-cloud-vmlinuz"
 mkdir -p "$build/e2e"
 "$here/../guest/e2e/make-initramfs.sh" "$build" "$build/e2e/e2e-initramfs.cpio.gz"
 touch "$build/e2e/e2e-initramfs.cpio.gz"
+# `plugvm run --image`'s initramfs: plugvm-init and the modules it needs.
+"$here/../guest/init/make-initramfs.sh" "$build" "$build/images/plugvm-init.cpio.gz"

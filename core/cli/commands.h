@@ -5,6 +5,11 @@
 #define PLUGVM_CORE_CLI_COMMANDS_H
 
 int cmd_run(int argc, char **argv);
+/* run --image IMAGE ... (cli/run_image.c); cmd_run sends it there. */
+int cmd_run_image(int argc, char **argv);
+/* plugvm-image's path: beside this program (a build tree) or installed in
+ * libexec; malloc'd, or NULL when neither exists. */
+char *image_helper_path(void);
 int cmd_restore(int argc, char **argv);
 /* pause, resume, snapshot (argv[0] says which). */
 int cmd_control(int argc, char **argv);

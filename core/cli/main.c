@@ -147,10 +147,7 @@ static int image_import_hit(int argc, char **argv)
     return 0;
 }
 
-/* `plugvm image ...` is the program plugvm-image, beside this one (a build
- * tree) or in the installed libexec folder, so that its libraries are
- * never loaded by run and restore. Returns only on failure. */
-static int exec_image(char **argv)
+char *image_helper_path(void)
 {
     char self[4096], path[4200];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -160,12 +157,25 @@ static int exec_image(char **argv)
         if (slash) {
             *slash = '\0';
             snprintf(path, sizeof(path), "%s/plugvm-image", self);
-            execv(path, argv);
+            if (access(path, X_OK) == 0)
+                return strdup(path);
         }
     }
     snprintf(path, sizeof(path), "%s/plugvm-image", PLUGVM_LIBEXECDIR);
-    execv(path, argv);
-    fprintf(stderr, "plugvm image: cannot run %s (nor plugvm-image beside plugvm): %s\n", path, strerror(errno));
+    return access(path, X_OK) == 0 ? strdup(path) : NULL;
+}
+
+/* `plugvm image ...` is the program plugvm-image, beside this one (a build
+ * tree) or in the installed libexec folder, so that its libraries are
+ * never loaded by run and restore. Returns only on failure. */
+static int exec_image(char **argv)
+{
+    char *path = image_helper_path();
+    if (path)
+        execv(path, argv);
+    fprintf(stderr, "plugvm image: cannot run %s (nor plugvm-image beside plugvm): %s\n",
+            path ? path : PLUGVM_LIBEXECDIR "/plugvm-image", path ? strerror(errno) : "not found");
+    free(path);
     return 1;
 }
 

@@ -31,6 +31,7 @@ static void run_usage(FILE *f, bool restore)
     else
         fprintf(f,
                 "usage: plugvm run [--api PATH] [--timeout SECONDS] [-v|--verbose] FILE\n"
+                "       plugvm run --image IMAGE [OPTIONS] [--] [CMD [ARG...]]   (plugvm run --image x --help)\n"
                 "\n"
                 "Boots the VM described by the config file FILE and runs it. The guest's serial\n"
                 "console (COM1) is this terminal: output to stdout, input from stdin (Ctrl-A x\n"
@@ -142,6 +143,9 @@ static int run_or_restore(int argc, char **argv, bool restore)
 
 int cmd_run(int argc, char **argv)
 {
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--image") || !strncmp(argv[i], "--image=", 8))
+            return cmd_run_image(argc, argv);
     return run_or_restore(argc, argv, false);
 }
 

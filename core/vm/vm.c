@@ -174,8 +174,9 @@ static void list_unclaimed(uint16_t port, unsigned count, void *arg)
 /* Waits for a stop request, SIGINT/SIGTERM or the timeout. The signals are
  * blocked in every thread and taken here synchronously, so teardown runs
  * in ordinary code, not in a signal handler. */
-static void wait_for_stop(struct vm *vm, const sigset_t *set, double timeout_s)
+static void wait_for_stop(struct vm *vm, const sigset_t *set, const struct vm_options *opt)
 {
+    double timeout_s = opt->timeout_s;
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += (time_t)timeout_s;
@@ -200,6 +201,8 @@ static void wait_for_stop(struct vm *vm, const sigset_t *set, double timeout_s)
             }
         }
         int sig = sigtimedwait(set, NULL, &wait);
+        if ((sig == SIGINT || sig == SIGTERM) && opt->on_signal && opt->on_signal(opt->hook_arg, sig))
+            continue;
         if (sig == SIGINT)
             vm_request_stop(vm, VM_STOP_SIGINT);
         else if (sig == SIGTERM)
@@ -418,7 +421,7 @@ static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plug
     vm->io = calloc(1, sizeof(*vm->io));
     if (!vm->io)
         return -1;
-    serial_init(&vm->serial, STDOUT_FILENO, serial_irq, vm);
+    serial_init(&vm->serial, vm->console_fd, serial_irq, vm);
     i8042_init(&vm->i8042, i8042_reset, vm);
     struct io_device devs[] = {serial_io_device(&vm->serial), i8042_data_device(&vm->i8042),
                                i8042_cmd_device(&vm->i8042)};
@@ -525,8 +528,11 @@ int vm_run(const struct vm_config *cfg, struct plugin_set *plugins, const struct
     sigaddset(&set, STOP_SIGNAL);
     pthread_sigmask(SIG_BLOCK, &set, &old);
 
+    vm->console_fd = opt->console_detached ? opt->console_fd : STDOUT_FILENO;
     if (setup(vm, backend, plugins, restoring ? &rs : NULL, opt->api_path) == 0 &&
-        console_start(&vm->console, &vm->serial, console_quit, vm) == 0) {
+        (opt->console_detached || console_start(&vm->console, &vm->serial, console_quit, vm) == 0)) {
+        if (opt->attached)
+            opt->attached(opt->hook_arg, vm);
         for (uint32_t i = 0; i < vm->nvcpus; i++) {
             struct vcpu_arg *va = malloc(sizeof(*va));
             *va = (struct vcpu_arg){vm, i};
@@ -542,7 +548,7 @@ int vm_run(const struct vm_config *cfg, struct plugin_set *plugins, const struct
             pv_log(opt->verbose ? PLUGVM_LOG_INFO : PLUGVM_LOG_DEBUG,
                    "restored from %s: vCPUs running %.2f ms after plugvm started",
                    opt->restore_dir, pv_ms_since_start());
-        wait_for_stop(vm, &set, opt->timeout_s);
+        wait_for_stop(vm, &set, opt);
     } else {
         atomic_store(&vm->stop, VM_STOP_ERROR);
     }

@@ -50,6 +50,7 @@ struct vm {
     struct acpi_sleep acpi_sleep;
     atomic_int guest_status; /* the byte written to the exit port */
     struct console console;
+    int console_fd; /* where COM1's output goes (vm_options) */
     atomic_uint unclaimed_mmio;
     char log_prefix[40]; /* "NAME: " of the backend, for its log lines */
     const char *backend_name;
@@ -71,7 +72,6 @@ struct vm {
 };
 
 /* First stop reason wins; the main thread is woken to tear down. */
-void vm_request_stop(struct vm *vm, enum vm_stop why);
 
 /* pause.c. vm_pause: parks every vCPU at an instruction boundary (its
  * last port or MMIO exit completed), then quiesces every device (its

@@ -61,7 +61,7 @@ static int str(struct out *o, uint16_t tag, const char *s)
 int launch_encode(const struct launch *l, uint8_t **buf, size_t *len)
 {
     struct out o = {0};
-    if (!l->argc || l->argc > LAUNCH_STRINGS_MAX || l->nenv > LAUNCH_STRINGS_MAX ||
+    if (!l->argc || l->argc > LAUNCH_STRINGS_MAX || l->nenv > LAUNCH_STRINGS_MAX || l->nvolumes > LAUNCH_VOLUMES_MAX ||
         l->entropy_len > LAUNCH_ENTROPY_MAX || !l->cwd || !l->user)
         return -1;
     o.cap = 4096;
@@ -76,6 +76,8 @@ int launch_encode(const struct launch *l, uint8_t **buf, size_t *len)
         rc = str(&o, LAUNCH_ARG, l->argv[i]);
     for (size_t i = 0; !rc && i < l->nenv; i++)
         rc = str(&o, LAUNCH_ENV, l->env[i]);
+    for (size_t i = 0; !rc && i < l->nvolumes; i++)
+        rc = str(&o, LAUNCH_VOLUME, l->volumes[i]);
     if (!rc)
         rc = str(&o, LAUNCH_CWD, l->cwd);
     if (!rc)
@@ -122,12 +124,12 @@ static int bad(char *err, size_t errlen, const char *why, unsigned tag, size_t a
 
 /* Walks the fields: counts strings and their bytes (copy == NULL), or
  * copies them into l (copy: the arena's string area). */
-static int walk(const uint8_t *buf, size_t len, struct launch *l, size_t *nargs, size_t *nenv, size_t *bytes,
-                char *copy, char *err, size_t errlen)
+static int walk(const uint8_t *buf, size_t len, struct launch *l, size_t *nargs, size_t *nenv, size_t *nvol,
+                size_t *bytes, char *copy, char *err, size_t errlen)
 {
     size_t at = LAUNCH_HEADER;
     unsigned seen = 0;
-    *nargs = *nenv = *bytes = 0;
+    *nargs = *nenv = *nvol = *bytes = 0;
     while (at < len) {
         if (len - at < 6)
             return bad(err, errlen, "a field header cut short", 0, at);
@@ -136,7 +138,7 @@ static int walk(const uint8_t *buf, size_t len, struct launch *l, size_t *nargs,
         const uint8_t *p = buf + at + 6;
         if (flen > len - at - 6)
             return bad(err, errlen, "a field longer than the record", tag, at);
-        bool string = tag >= LAUNCH_ARG && tag <= LAUNCH_HOSTNAME;
+        bool string = (tag >= LAUNCH_ARG && tag <= LAUNCH_HOSTNAME) || tag == LAUNCH_VOLUME;
         if (tag >= LAUNCH_CWD && tag <= LAUNCH_CLOCK) {
             if (seen & (1u << tag))
                 return bad(err, errlen, "a field given twice", tag, at);
@@ -156,6 +158,14 @@ static int walk(const uint8_t *buf, size_t len, struct launch *l, size_t *nargs,
             }
             break;
         }
+        case LAUNCH_VOLUME:
+            if (++*nvol > LAUNCH_VOLUMES_MAX)
+                return bad(err, errlen, "more than 16 volumes", tag, at);
+            if (flen < 4 || (memcmp(p, "ro:/", 4) && memcmp(p, "rw:/", 4)))
+                return bad(err, errlen, "a volume not \"ro:/PATH\" or \"rw:/PATH\"", tag, at);
+            if (copy)
+                l->volumes[*nvol - 1] = copy + *bytes;
+            break;
         case LAUNCH_CWD:
             if (!flen || p[0] != '/')
                 return bad(err, errlen, "the working directory is not an absolute path", tag, at);
@@ -215,11 +225,11 @@ int launch_decode(const uint8_t *buf, size_t len, struct launch *out, char *err,
         snprintf(err, errlen, "launch record: not a version %d record of %zu bytes", LAUNCH_VERSION, len);
         return -1;
     }
-    size_t nargs, nenv, bytes;
-    if (walk(buf, len, out, &nargs, &nenv, &bytes, NULL, err, errlen))
+    size_t nargs, nenv, nvol, bytes;
+    if (walk(buf, len, out, &nargs, &nenv, &nvol, &bytes, NULL, err, errlen))
         return -1;
-    /* One arena: the two pointer arrays, then every string. */
-    size_t ptrs = (nargs + 1 + nenv + 1) * sizeof(char *);
+    /* One arena: the three pointer arrays, then every string. */
+    size_t ptrs = (nargs + 1 + nenv + 1 + nvol + 1) * sizeof(char *);
     char **arena = malloc(ptrs + bytes + 1);
     if (!arena) {
         snprintf(err, errlen, "launch record: out of memory");
@@ -228,12 +238,15 @@ int launch_decode(const uint8_t *buf, size_t len, struct launch *out, char *err,
     out->arena = arena;
     out->argv = arena;
     out->env = arena + nargs + 1;
+    out->volumes = out->env + nenv + 1;
     char *strings = (char *)arena + ptrs;
     strings[bytes] = '\0';
     out->hostname = strings + bytes; /* "" unless given */
-    walk(buf, len, out, &nargs, &nenv, &bytes, strings, err, errlen);
+    walk(buf, len, out, &nargs, &nenv, &nvol, &bytes, strings, err, errlen);
     out->argv[nargs] = NULL;
     out->env[nenv] = NULL;
+    out->volumes[nvol] = NULL;
+    out->nvolumes = nvol;
     out->argc = nargs;
     out->nenv = nenv;
     out->flags = get16(buf + 6);

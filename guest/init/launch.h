@@ -16,6 +16,9 @@
  *     LAUNCH_WINSIZE   rows u16, cols u16 (with LAUNCH_F_TTY)
  *     LAUNCH_ENTROPY   1 to 256 random bytes for the guest's pool
  *     LAUNCH_CLOCK     u64: the host's CLOCK_REALTIME in ns when sent
+ *     LAUNCH_VOLUME    "ro:PATH" or "rw:PATH", PATH absolute: the next disk
+ *                      after the root (/dev/vdb, then vdc, ...) mounted there
+ *                      (repeated, at most LAUNCH_VOLUMES_MAX)
  *   Strings carry no NUL. Unknown tags are skipped (a newer host may add
  *   fields an older init ignores); a known tag with a wrong length, a
  *   field past the end, a repeated once-only field or too many strings is
@@ -35,6 +38,7 @@
 #define LAUNCH_MAX (1u << 20)    /* bytes of fields at most */
 #define LAUNCH_STRINGS_MAX 4096  /* argv and env entries, each */
 #define LAUNCH_ENTROPY_MAX 256
+#define LAUNCH_VOLUMES_MAX 16     /* the VM's other disks: devices left after root and vsock */
 
 enum launch_tag {
     LAUNCH_ARG = 1,
@@ -45,6 +49,7 @@ enum launch_tag {
     LAUNCH_WINSIZE = 6,
     LAUNCH_ENTROPY = 7,
     LAUNCH_CLOCK = 8,
+    LAUNCH_VOLUME = 9,
 };
 
 struct launch {
@@ -53,6 +58,8 @@ struct launch {
     size_t argc;
     char **env;                  /* nenv, then NULL */
     size_t nenv;
+    char **volumes;              /* nvolumes "ro:PATH"/"rw:PATH", then NULL */
+    size_t nvolumes;
     char *cwd, *user, *hostname; /* hostname "" when not given */
     uint16_t rows, cols;
     uint8_t entropy[LAUNCH_ENTROPY_MAX];

@@ -5,7 +5,9 @@
  * docker --env-file, plugvm-init's launch record (guest/init/launch.c: what
  * decodes must encode and decode again to the same), and, split at its
  * first newline and first NUL, a User spec with the image's /etc/passwd
- * and /etc/group (guest/init/user.c).
+ * and /etc/group (guest/init/user.c); and the same bytes as a control
+ * stream (guest/init/control.c: what parses must format and parse again
+ * to the same message).
  * Whatever the input: no crash, no out-of-bounds access, no leak; what is
  * accepted keeps its promises (a non-empty, NULL-terminated argv; every
  * env entry NAME=VALUE with a NAME; an absolute cwd; at most
@@ -16,6 +18,7 @@
 #include <string.h>
 
 #include "image/process.h"
+#include "control.h"
 #include "launch.h"
 #include "user.h"
 
@@ -54,6 +57,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (e && e[n])
             abort();
         image_env_free(e, n);
+    }
+
+    struct control_reader rd = {0};
+    const char *d = s;
+    size_t left = size;
+    struct control_msg m, m2;
+    int rc;
+    while ((rc = control_feed(&rd, &d, &left, &m)) != 0) {
+        if (rc < 0) {
+            rd.len = 0; /* the host drops such a guest; go on for coverage */
+            continue;
+        }
+        char line[CONTROL_LINE_MAX];
+        size_t n = control_format(&m, line);
+        if (!n || line[n - 1] != '\n' || control_parse(line, n - 1, &m2) || m2.kind != m.kind || m2.a != m.a ||
+            m2.b != m.b || strcmp(m2.text, m.text))
+            abort();
     }
 
     struct launch l, l2;

@@ -2,7 +2,8 @@
 /* guest/init/launch.c: the launch record plugvm hands plugvm-init, encoded
  * and decoded back whole, and each malformed record refused with its
  * reason (cut short, a field past the end, a field twice, a NUL inside a
- * string, no argv or cwd, limits), an unknown field skipped. */
+ * string, no argv or cwd, a volume without "ro:"/"rw:" and an absolute
+ * path, limits), an unknown field skipped. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,10 +17,12 @@
 
 static char *argv0[] = {"/bin/sh", "-c", "echo \"hi\"", "", NULL};
 static char *env0[] = {"PATH=/bin", "A=", NULL};
+static char *vol0[] = {"rw:/data", "ro:/etc/app", NULL};
 
 static struct launch sample(void)
 {
-    struct launch l = {.flags = LAUNCH_F_TTY, .argv = argv0, .argc = 4, .env = env0, .nenv = 2, .cwd = "/srv",
+    struct launch l = {.flags = LAUNCH_F_TTY, .argv = argv0, .argc = 4, .env = env0, .nenv = 2,
+                       .volumes = vol0, .nvolumes = 2, .cwd = "/srv",
                        .user = "www-data:adm", .hostname = "box", .rows = 50, .cols = 132, .entropy_len = 3,
                        .clock_ns = 1796483704123456789ull};
     memcpy(l.entropy, "\x01\x00\xff", 3);
@@ -44,6 +47,10 @@ static void round_trip(void **state)
     assert_int_equal(d.nenv, 2);
     assert_string_equal(d.env[1], "A=");
     assert_null(d.env[2]);
+    assert_int_equal(d.nvolumes, 2);
+    assert_string_equal(d.volumes[0], "rw:/data");
+    assert_string_equal(d.volumes[1], "ro:/etc/app");
+    assert_null(d.volumes[2]);
     assert_string_equal(d.cwd, "/srv");
     assert_string_equal(d.user, "www-data:adm");
     assert_string_equal(d.hostname, "box");
@@ -63,6 +70,8 @@ static void round_trip(void **state)
     assert_string_equal(d.argv[0], "/bin/sh");
     assert_string_equal(d.user, "");
     assert_int_equal(d.nenv, 0);
+    assert_int_equal(d.nvolumes, 0);
+    assert_null(d.volumes[0]);
     launch_free(&d);
     free(buf);
 }
@@ -128,6 +137,10 @@ static void refusals(void **state)
     refuse(ent, sizeof(ent), "entropy not of 1 to 256 bytes");
     const uint8_t clk[] = {F(1, 1), 'x', F(3, 1), '/', F(4, 0), F(8, 4), 1, 2, 3, 4};
     refuse(clk, sizeof(clk), "a clock not of 8 bytes");
+    const uint8_t vol[] = {F(1, 1), 'x', F(3, 1), '/', F(4, 0), F(9, 5), 'x', 'x', ':', '/', 'a'};
+    refuse(vol, sizeof(vol), "a volume not");
+    const uint8_t volrel[] = {F(1, 1), 'x', F(3, 1), '/', F(4, 0), F(9, 4), 'r', 'o', ':', 'a'};
+    refuse(volrel, sizeof(volrel), "a volume not");
     /* Limits the encoder keeps too. */
     struct launch l = sample();
     uint8_t *out;
@@ -136,6 +149,9 @@ static void refusals(void **state)
     assert_int_equal(launch_encode(&l, &out, &olen), -1);
     l = sample();
     l.entropy_len = LAUNCH_ENTROPY_MAX + 1;
+    assert_int_equal(launch_encode(&l, &out, &olen), -1);
+    l = sample();
+    l.nvolumes = LAUNCH_VOLUMES_MAX + 1;
     assert_int_equal(launch_encode(&l, &out, &olen), -1);
 }
 

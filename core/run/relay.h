@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The host side of a `plugvm run --image` process (issue 15): plugvm-init
+ * connects over vsock to the Unix listeners made here at
+ * "<uds_path>_<port>" (guest/init/control.h's ports; the vsock plugin's
+ * scheme, docs/CONFIG.md): the control connection gets the launch record
+ * and then carries the process's status, the host's signals and window
+ * size; stdin, stdout and stderr are three more connections, copied
+ * byte for byte to and from this process's fds.
+ *
+ * One thread of its own (poll), started before the VM. Everything the
+ * guest sends is untrusted: one connection per port (a second is closed),
+ * control lines parsed by control_feed with its bounds, and a guest that
+ * speaks nonsense on control gets its VM stopped. The relay stops the VM
+ * itself (vm_request_stop) once it has the status and the end of both
+ * output streams, so the guest's power-off is not waited for.
+ */
+#ifndef PLUGVM_RUN_RELAY_H
+#define PLUGVM_RUN_RELAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct launch;
+struct vm;
+struct relay;
+
+struct relay_opts {
+    const char *uds_path;   /* the vsock device's uds_path */
+    /* The launch record's fields (guest/init/launch.h), encoded when init
+     * connects, with the host's clock of that moment and fresh entropy
+     * filled in; kept by the caller until relay_finish. */
+    const struct launch *launch;
+    bool interactive;       /* -i: in_fd feeds the process's stdin; else it reads EOF */
+    bool tty;               /* -t: SIGWINCH sends the window size of in_fd's terminal */
+    int in_fd, out_fd, err_fd;
+    double stop_grace_s;    /* after a forwarded SIGINT/SIGTERM, stop the VM this much later */
+};
+
+/* Binds the four listeners and starts the thread: 0, or -1 with err. */
+int relay_start(struct relay **out, const struct relay_opts *o, char *err, size_t errlen);
+
+/* vm_options hooks (core/vm/vm.h): attached hands the relay the VM it may
+ * stop; on_signal forwards SIGINT/SIGTERM to the process (true) once it
+ * runs, and arms the grace timer. */
+void relay_attached(void *relay, struct vm *vm);
+bool relay_on_signal(void *relay, int sig);
+
+/* After vm_run returned: ends the thread and frees everything. Returns the
+ * process's status as docker gives it (its exit status, 128+N for signal
+ * N, 125/126/127 for a process that could not start, with the message
+ * printed to stderr), or, when the VM ended without reporting one, 125
+ * after printing why (vm_status: what vm_run returned); *reported says
+ * which. */
+int relay_finish(struct relay *r, int vm_status, bool *reported);
+
+#endif
