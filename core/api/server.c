@@ -122,14 +122,8 @@ static void on_snapshot(struct evhttp_request *req, void *arg)
         return;
     }
     char err[1024];
-    bool was_paused = s->vm->paused;
-    int rc = was_paused ? 0 : vm_pause(s->vm, err, sizeof(err));
-    double t0 = pv_ms_since_start();
-    if (!rc)
-        rc = vm_snapshot(s->vm, dir, err, sizeof(err));
-    double ms = pv_ms_since_start() - t0;
-    if (!was_paused)
-        vm_resume(s->vm);
+    double ms;
+    int rc = vm_snapshot_paused(s->vm, dir, &ms, err, sizeof(err));
     if (rc) {
         fault(req, 500, err);
     } else {

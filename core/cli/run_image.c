@@ -42,6 +42,8 @@ static void usage(FILE *f)
             "      --kernel FILE    the guest kernel (default: Debian's cloud kernel, debian-cloud-vmlinuz)\n"
             "      --cache DIR      the image cache (default $XDG_CACHE_HOME/plugvm/images)\n"
             "      --timeout SECONDS  stop the VM after SECONDS (status 124)\n"
+            "      --no-snapshot    boot the VM; neither restore nor make the image's snapshot\n"
+            "                       (runs without --volume start from it, made by the first)\n"
             "  -v, --verbose        the guest's console on stderr, and plugvm's messages\n"
             "\n"
             "docs/IMAGES.md, \"Running an image\", says what the guest sees.\n");
@@ -134,6 +136,7 @@ int cmd_run_image(int argc, char **argv)
         {"volume", required_argument, NULL, 'V'}, {"kernel", required_argument, NULL, 'k'},
         {"cache", required_argument, NULL, 'C'},  {"timeout", required_argument, NULL, 'T'},
         {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
+        {"no-snapshot", no_argument, NULL, 'N'},
         {NULL, 0, NULL, 0},
     };
     struct image_run_opts o = {0};
@@ -185,6 +188,7 @@ int cmd_run_image(int argc, char **argv)
             o.volumes[o.nvolumes++] = optarg;
             break;
         case 'k': o.kernel = optarg; break;
+        case 'N': o.no_snapshot = true; break;
         case 'C': o.cache = optarg; break;
         case 'T': {
             char *end;

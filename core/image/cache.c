@@ -197,7 +197,9 @@ int image_cache_rmdir(const char *dir)
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
         snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        unlink(path);
+        /* An image's folder holds its run snapshots (snapshots/KEY/). */
+        if (unlink(path) && errno == EISDIR)
+            image_cache_rmdir(path);
     }
     closedir(d);
     return rmdir(dir) ? -errno : 0;

@@ -310,6 +310,110 @@ static int build_config(const struct image_run_opts *o, const char *imgdir, cons
     return rc;
 }
 
+/* Runs one VM (booted from cfg, or restored from restore_dir) for the
+ * process; snapshot_to: the folder the booted VM is snapshotted into as
+ * init asks for its launch. Returns the run's status. */
+static int run_vm(const struct image_run_opts *o, struct run_state *s, const struct vm_config *cfg,
+                  const struct launch *launch, const char *restore_dir, const char *snapshot_to, bool *reported,
+                  bool *connected)
+{
+    char err[2048];
+    int console_fd = o->verbose ? STDERR_FILENO : open(s->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    struct relay_opts ro = {.uds_path = s->uds, .launch = launch, .interactive = o->interactive, .tty = o->tty,
+                            .in_fd = STDIN_FILENO, .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO,
+                            .stop_grace_s = STOP_GRACE_S, .snapshot_dir = snapshot_to};
+    struct relay *relay;
+    *reported = *connected = false;
+    if (relay_start(&relay, &ro, err, sizeof(err))) {
+        complain("%s", err);
+        if (!o->verbose && console_fd >= 0)
+            close(console_fd);
+        return 125;
+    }
+    struct vm_options vo = {.timeout_s = o->timeout_s, .verbose = o->verbose, .restore_dir = restore_dir,
+                            .console_detached = true, .console_fd = console_fd, .attached = relay_attached,
+                            .on_signal = relay_on_signal, .hook_arg = relay};
+    struct plugin_set *plugins = calloc(1, sizeof(*plugins));
+    int vm_status = plugins ? vm_run(cfg, plugins, &vo) : 1;
+    if (plugins) {
+        loader_unload_all(plugins);
+        free(plugins);
+    }
+    int status = relay_finish(relay, vm_status, reported, connected);
+    if (!o->verbose && console_fd >= 0)
+        close(console_fd);
+    if (!*reported && status == 125 && !o->verbose)
+        show_console_tail(s->console_log);
+    return status;
+}
+
+/* FNV-1a, 64 bits, from `h`: two of them with different bases name a
+ * snapshot by its key (no cryptographic strength needed: the key is ours). */
+static uint64_t fnv(uint64_t h, const char *s)
+{
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+    return h;
+}
+
+static void identity(char *buf, size_t len, const char *what, const char *path)
+{
+    struct stat st;
+    size_t at = strlen(buf);
+    if (stat(path, &st))
+        snprintf(buf + at, len - at, " %s=%s:none", what, path);
+    else
+        snprintf(buf + at, len - at, " %s=%s:%llu:%llu:%lld:%lld.%09ld", what, path, (unsigned long long)st.st_dev,
+                 (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+                 st.st_mtim.tv_nsec);
+}
+
+/* The image's snapshot folder for this run: IMAGE_DIR/snapshots/KEY, KEY
+ * from everything the snapshotted VM depends on: this plugvm, the
+ * kernel, the initramfs (plugvm-init), vCPUs, RAM and the console's
+ * verbosity. Any of them changed: another KEY, so the old snapshot is
+ * never used and a new one is made. 0, or -1 (no snapshot this run). */
+static int snapshot_dir(const struct image_run_opts *o, const char *imgdir, char *out, size_t len)
+{
+    char key[4 * PATH_MAX + 512];
+    char *kernel = paths_find_image(NULL, o->kernel ? o->kernel : DEFAULT_KERNEL);
+    char *initrd = paths_find_image(NULL, INIT_INITRD);
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (!kernel || !initrd || n <= 0) {
+        free(kernel);
+        free(initrd);
+        return -1;
+    }
+    self[n] = '\0';
+    snprintf(key, sizeof(key), "v1 %s vcpus=%u mib=%llu verbose=%d", PLUGVM_VERSION, o->vcpus ? o->vcpus : 1,
+             (unsigned long long)(o->memory_mib ? o->memory_mib : DEFAULT_MEMORY_MIB), o->verbose);
+    identity(key, sizeof(key), "plugvm", self);
+    identity(key, sizeof(key), "kernel", kernel);
+    identity(key, sizeof(key), "initrd", initrd);
+    free(kernel);
+    free(initrd);
+    char base[PATH_MAX + 16];
+    snprintf(base, sizeof(base), "%s/snapshots", imgdir);
+    if (mkdir(base, 0700) && errno != EEXIST)
+        return -1;
+    int w = snprintf(out, len, "%s/%016llx%016llx", base, (unsigned long long)fnv(0xcbf29ce484222325ull, key),
+                     (unsigned long long)fnv(0x84222325cbf29ce4ull, key));
+    return w > 0 && (size_t)w < len ? 0 : -1;
+}
+
+static bool snapshot_usable(const char *dir)
+{
+    static const char *const files[] = {"vm.cfg", "state", "memory"};
+    char p[PATH_MAX + 16];
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
+        if (access(p, R_OK))
+            return false;
+    }
+    return true;
+}
+
 /* The launch record's fields but the clock and entropy, which the relay
  * fills in as it sends it (core/run/relay.h). */
 static void make_launch(const struct image_process *p, const struct image_run_opts *o, char **volumes,
@@ -395,32 +499,27 @@ int image_run(const struct image_run_opts *o)
     }
     free(rec);
 
-    int console_fd = o->verbose ? STDERR_FILENO : open(s.console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    struct relay_opts ro = {.uds_path = s.uds, .launch = &launch,
-                            .interactive = o->interactive, .tty = o->tty, .in_fd = STDIN_FILENO,
-                            .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO, .stop_grace_s = STOP_GRACE_S};
-    struct relay *relay;
-    if (relay_start(&relay, &ro, err, sizeof(err))) {
-        complain("%s", err);
-        if (!o->verbose && console_fd >= 0)
-            close(console_fd);
-        goto out;
+    char snapdir[PATH_MAX];
+    bool snap = !o->no_snapshot && !o->nvolumes && snapshot_dir(o, imgdir, snapdir, sizeof(snapdir)) == 0;
+    bool connected = false, reported = false;
+    if (snap && snapshot_usable(snapdir)) {
+        struct vm_config rcfg;
+        char cfgpath[PATH_MAX + 16], set[PATH_MAX + 32];
+        snprintf(cfgpath, sizeof(cfgpath), "%s/vm.cfg", snapdir);
+        snprintf(set, sizeof(set), "devices[1].uds_path=%s", s.uds);
+        if (config_load(&rcfg, cfgpath, err, sizeof(err)) == 0) {
+            if (config_override(&rcfg, set, err, sizeof(err)) == 0)
+                status = run_vm(o, &s, &rcfg, &launch, snapdir, NULL, &reported, &connected);
+            config_free(&rcfg);
+        }
+        if (connected || reported)
+            goto out;
+        /* A snapshot that does not restore is remade, never tried again. */
+        fprintf(stderr, "plugvm: the image's snapshot %s did not restore%s%s: removed, booting instead\n",
+                snapdir, connected ? "" : ": ", connected ? "" : err);
+        image_cache_rmdir(snapdir);
     }
-    struct vm_options vo = {.timeout_s = o->timeout_s, .verbose = o->verbose, .console_detached = true,
-                            .console_fd = console_fd, .attached = relay_attached,
-                            .on_signal = relay_on_signal, .hook_arg = relay};
-    struct plugin_set *plugins = calloc(1, sizeof(*plugins));
-    int vm_status = plugins ? vm_run(&cfg, plugins, &vo) : 1;
-    if (plugins) {
-        loader_unload_all(plugins);
-        free(plugins);
-    }
-    bool reported;
-    status = relay_finish(relay, vm_status, &reported);
-    if (!o->verbose && console_fd >= 0)
-        close(console_fd);
-    if (!reported && status == 125 && !o->verbose)
-        show_console_tail(s.console_log);
+    status = run_vm(o, &s, &cfg, &launch, NULL, snap ? snapdir : NULL, &reported, &connected);
 out:
     if (have_cfg)
         config_free(&cfg);

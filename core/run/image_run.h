@@ -8,6 +8,12 @@
  * through blk, volumes as more blk disks, and vsock for the process's
  * control and stdio (core/run/relay.h). The VM's console is not the
  * terminal: it goes to a log (shown with -v, and its end on a failure).
+ *
+ * Started from a snapshot: the first run of an image (without volumes)
+ * snapshots its VM at the point where plugvm-init asks for its launch,
+ * into IMAGE_DIR/snapshots/KEY (KEY: this plugvm, the kernel, the
+ * initramfs, vCPUs, RAM); later runs restore it and hand it their own
+ * launch. A snapshot that fails to restore is removed and the run boots.
  */
 #ifndef PLUGVM_RUN_IMAGE_RUN_H
 #define PLUGVM_RUN_IMAGE_RUN_H
@@ -31,6 +37,7 @@ struct image_run_opts {
     const char *volumes[IMAGE_RUN_VOLUMES_MAX]; /* "FILE:PATH[:ro]" */
     size_t nvolumes;
     double timeout_s;      /* 0: none */
+    bool no_snapshot;      /* boot, neither restoring nor making the image's snapshot */
 };
 
 /* Runs it; returns plugvm's exit status: the process's (128+N for signal

@@ -154,6 +154,14 @@ static void accept_one(struct relay *r, int p)
     r->cfd[p] = fd;
     closefd(&r->lfd[p]);
     unlink(r->addr[p].sun_path);
+    if (p == P_CTL && r->o.snapshot_dir && atomic_load(&r->vm)) {
+        char err[1024];
+        double ms;
+        if (vm_snapshot_paused(atomic_load(&r->vm), r->o.snapshot_dir, &ms, err, sizeof(err)))
+            pv_warn("no snapshot of the image's VM (the next run boots again): %s", err);
+        else
+            pv_info("the image's VM snapshotted into %s in %.1f ms", r->o.snapshot_dir, ms);
+    }
     if (p == P_CTL) {
         /* The clock as it is now, not when the VM was made: a boot (or a
          * restore) in between would leave the guest behind by its length. */
@@ -447,7 +455,7 @@ bool relay_on_signal(void *relay, int sig)
     return write(r->wake[1], c, 2) == 2;
 }
 
-int relay_finish(struct relay *r, int vm_status, bool *reported)
+int relay_finish(struct relay *r, int vm_status, bool *reported, bool *connected)
 {
     if (r->started) {
         (void)!write(r->wake[1], "q", 1);
@@ -457,6 +465,7 @@ int relay_finish(struct relay *r, int vm_status, bool *reported)
         fcntl(r->o.in_fd, F_SETFL, fcntl(r->o.in_fd, F_GETFL) & ~O_NONBLOCK);
     int status;
     *reported = r->have_status;
+    *connected = atomic_load(&r->process_known);
     if (r->have_status) {
         status = r->status;
         if (r->message[0])

@@ -36,6 +36,11 @@ struct relay_opts {
     bool tty;               /* -t: SIGWINCH sends the window size of in_fd's terminal */
     int in_fd, out_fd, err_fd;
     double stop_grace_s;    /* after a forwarded SIGINT/SIGTERM, stop the VM this much later */
+    /* When set: once init has connected, and before it gets the launch,
+     * the VM is snapshotted into this folder (vm_snapshot_paused), so a
+     * later run restores a VM at exactly this point and hands it its own
+     * launch (init reconnects after the restore's connection reset). */
+    const char *snapshot_dir;
 };
 
 /* Binds the four listeners and starts the thread: 0, or -1 with err. */
@@ -52,7 +57,7 @@ bool relay_on_signal(void *relay, int sig);
  * N, 125/126/127 for a process that could not start, with the message
  * printed to stderr), or, when the VM ended without reporting one, 125
  * after printing why (vm_status: what vm_run returned); *reported says
- * which. */
-int relay_finish(struct relay *r, int vm_status, bool *reported);
+ * which, *connected whether init ever connected. */
+int relay_finish(struct relay *r, int vm_status, bool *reported, bool *connected);
 
 #endif

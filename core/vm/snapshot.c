@@ -24,6 +24,7 @@
 #include "util/error.h"
 #include "util/log.h"
 #include "vm/snapshot.h"
+#include "util/clock.h"
 #include "vm/vm_internal.h"
 
 static int fsync_path(const char *path, int flags)
@@ -291,5 +292,19 @@ done:
             record_writer_fini(&w[i]);
     free(w);
     free(sec);
+    return rc;
+}
+
+int vm_snapshot_paused(struct vm *vm, const char *dir, double *ms, char *err, size_t errlen)
+{
+    bool was_paused = vm->paused;
+    int rc = was_paused ? 0 : vm_pause(vm, err, errlen);
+    double t0 = pv_ms_since_start();
+    if (!rc)
+        rc = vm_snapshot(vm, dir, err, errlen);
+    if (ms)
+        *ms = pv_ms_since_start() - t0;
+    if (!was_paused)
+        vm_resume(vm);
     return rc;
 }

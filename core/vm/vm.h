@@ -45,6 +45,13 @@ struct vm_options {
     void *hook_arg;
 };
 
+/* Pauses the VM (unless it is paused), writes a snapshot of it to folder
+ * `dir` (vm_snapshot, core/vm/snapshot.h: replaced whole), and resumes it
+ * if it was running; *ms (may be NULL) gets the time the writing took, in
+ * milliseconds. 0, or -1 with err. Not on a vCPU thread; one caller at a
+ * time (the control socket's thread, or run --image's relay). */
+int vm_snapshot_paused(struct vm *vm, const char *dir, double *ms, char *err, size_t errlen);
+
 /* Asks the VM to stop for `why` (the first request wins); returns at once.
  * Any thread. */
 void vm_request_stop(struct vm *vm, enum vm_stop why);

@@ -166,7 +166,12 @@ static void apply_host_state(const struct launch *l)
             e->buf_size = (int)l->entropy_len;
             memcpy(e->buf, l->entropy, l->entropy_len);
         }
-        if (!e || fd < 0 || ioctl(fd, RNDADDENTROPY, e))
+        /* Added, then a reseed forced: a VM restored from a snapshot would
+         * otherwise draw from the snapshot's crng state (Linux reseeds it
+         * only every 60 s), and every clone would print the same
+         * /proc/sys/kernel/random/uuid. Firecracker's snapshot guidance
+         * does the same. */
+        if (!e || fd < 0 || ioctl(fd, RNDADDENTROPY, e) || ioctl(fd, RNDRESEEDCRNG))
             say("cannot add the host's entropy: %s", strerror(errno));
         if (fd >= 0)
             close(fd);

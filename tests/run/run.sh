@@ -20,6 +20,12 @@ command -v mke2fs >/dev/null || { echo "1..0 # SKIP mke2fs missing (apt-get inst
 work=$(mktemp -d "${TMPDIR:-/tmp}/plugvm-run-test.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cache=$work/cache
+# The kernel and initramfs through PLUGVM_IMAGE_PATH, from copies: the
+# last case changes the initramfs to see the image's snapshot remade.
+mkdir "$work/images"
+ln -s "$(readlink -f "$build/images/debian-cloud-vmlinuz")" "$work/images/debian-cloud-vmlinuz"
+cp "$build/images/plugvm-init.cpio.gz" "$work/images/"
+export PLUGVM_IMAGE_PATH=$work/images
 python3 "$src/tests/run/make-image.py" "$work/img" /bin/busybox || { echo "Bail out! cannot build the image"; exit 1; }
 "$plugvm" image --cache "$cache" import -q "$work/img:box" >/dev/null || { echo "Bail out! import failed"; exit 1; }
 img=img:box
@@ -62,7 +68,10 @@ check_err() {
 
 # Exit statuses, as docker gives them.
 check "the image's Cmd" 0 "hello from the image" "$img"
+snaps() { ls -d "$cache"/sha256-*/snapshots/*/ 2>/dev/null | wc -l; }
+[ "$(snaps)" = 1 ] && ok "the first run snapshotted the image's VM" || not_ok "one snapshot after the first run" "$(snaps) found"
 check "exit 1" 1 "" "$img" -- false
+check "--no-snapshot: booted" 3 "booted" "$img" --no-snapshot -- sh -c 'echo booted; exit 3'
 check "exit 42" 42 "" "$img" -- sh -c 'exit 42'
 check "killed by SIGKILL: 137" 137 "" "$img" -- sh -c 'kill -9 $$'
 
@@ -138,6 +147,18 @@ else
     not_ok "guest clock" "status $rc, guest $guest, host $host"
 fi
 
+# Clones restored from one snapshot do not share their randomness: the
+# host's entropy is added and the crng reseeded before the process runs.
+for i in 1 2; do
+    run "$work/rand$i" "$work/err" "$img" -- sh -c 'cat /proc/sys/kernel/random/uuid; head -c 16 /dev/urandom | od -An -tx1'
+done
+if [ "$rc" = 0 ] && [ -s "$work/rand1" ] && [ "$(sed -n 1p "$work/rand1")" != "$(sed -n 1p "$work/rand2")" ] &&
+    [ "$(sed -n 2p "$work/rand1")" != "$(sed -n 2p "$work/rand2")" ]; then
+    ok "two restored runs: different uuid ($(sed -n 1p "$work/rand1") / $(sed -n 1p "$work/rand2")) and urandom"
+else
+    not_ok "two restored runs differ" "$(tr '\n' '|' <"$work/rand1")" "$(tr '\n' '|' <"$work/rand2")"
+fi
+
 # Bad input: plugvm's own errors are 125, named.
 check_err "command not found: 127" 127 'exec: "nope": executable file not found in \$PATH' "$img" -- nope
 check_err "not executable: 126" 126 'exec: "/srv/data.txt": Permission denied' "$img" -- /srv/data.txt
@@ -151,6 +172,12 @@ for _ in $(seq 100); do grep -q locked "$work/lock" && break; sleep 0.1; done
 check_err "a locked volume: 125" 125 "the image is in use" "$img" --volume "$work/vol.ext4:/data" -- true
 kill $lockpid
 check_err "an image that cannot be imported: 125" 125 "image $work/nothing: not in the image cache" "$work/nothing" -- true
+
+# A changed initramfs (plugvm-init) makes another snapshot; the old one is
+# never used.
+touch -d '@1000000000' "$work/images/plugvm-init.cpio.gz"
+check "after init changed: runs" 0 "hello from the image" "$img"
+[ "$(snaps)" = 2 ] && ok "a changed init made a new snapshot" || not_ok "a new snapshot after init changed" "$(snaps) found"
 
 echo "1..$n"
 [ $failed = 0 ]
