@@ -4,9 +4,15 @@
 #ifndef PLUGVM_CORE_CLI_COMMANDS_H
 #define PLUGVM_CORE_CLI_COMMANDS_H
 
+#include <stdbool.h>
+
 int cmd_run(int argc, char **argv);
 /* run --image IMAGE ... (cli/run_image.c); cmd_run sends it there. */
 int cmd_run_image(int argc, char **argv);
+/* `plugvm run FILE` where FILE has vm.image (core/run/image_config.h):
+ * runs it with *status the run's; 0 when FILE is not such a config
+ * (the ordinary loader then reads it). */
+int run_image_config(const char *path, double timeout_s, bool verbose, int *status);
 /* plugvm-image's path: beside this program (a build tree) or installed in
  * libexec; malloc'd, or NULL when neither exists. */
 char *image_helper_path(void);

@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "image/process.h"
+#include "run/image_config.h"
 #include "run/image_run.h"
 #include "util/log.h"
 
@@ -125,6 +126,44 @@ static int read_env_file(const char *file, const char **env, size_t *nenv, char 
     return 0;
 }
 
+static int start(const struct image_run_opts *o)
+{
+    /* The process's output may go to a reader that leaves: that is its
+     * business (EPIPE on our write), not a reason for plugvm to die. */
+    signal(SIGPIPE, SIG_IGN);
+    if (o->tty) {
+        sigset_t s;
+        sigemptyset(&s);
+        sigaddset(&s, SIGWINCH);
+        pthread_sigmask(SIG_BLOCK, &s, NULL);
+        if (o->interactive)
+            raw_terminal();
+    }
+    int status = image_run(o);
+    restore_terminal();
+    return status;
+}
+
+int run_image_config(const char *path, double timeout_s, bool verbose, int *status)
+{
+    struct image_config st;
+    struct image_run_opts o = {0};
+    char err[2048];
+    int rc = image_config_load(path, &st, &o, err, sizeof(err));
+    if (rc <= 0) {
+        if (rc < 0) {
+            fprintf(stderr, "plugvm: error: %s\n", err);
+            *status = 125;
+        }
+        return rc < 0;
+    }
+    o.timeout_s = timeout_s;
+    o.verbose = verbose;
+    *status = start(&o);
+    image_config_free(&st);
+    return 1;
+}
+
 int cmd_run_image(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -235,19 +274,7 @@ int cmd_run_image(int argc, char **argv)
     o.proc.args = (const char *const *)argv + optind;
     o.proc.nargs = (size_t)(argc - optind);
 
-    /* The process's output may go to a reader that leaves: that is its
-     * business (EPIPE on our write), not a reason for plugvm to die. */
-    signal(SIGPIPE, SIG_IGN);
-    if (o.tty) {
-        sigset_t s;
-        sigemptyset(&s);
-        sigaddset(&s, SIGWINCH);
-        pthread_sigmask(SIG_BLOCK, &s, NULL);
-        if (o.interactive)
-            raw_terminal();
-    }
-    status = image_run(&o);
-    restore_terminal();
+    status = start(&o);
     goto out;
 bad:
     usage(stderr);

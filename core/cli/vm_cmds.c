@@ -120,6 +120,9 @@ static int run_or_restore(int argc, char **argv, bool restore)
         }
     } else {
         snprintf(path, sizeof(path), "%s", argv[optind]);
+        int status;
+        if (!o.api_path && run_image_config(path, o.timeout_s, o.verbose, &status))
+            return status;
     }
     struct vm_config cfg;
     char err[2048];

@@ -173,6 +173,30 @@ check_err "a locked volume: 125" 125 "the image is in use" "$img" --volume "$wor
 kill $lockpid
 check_err "an image that cannot be imported: 125" 125 "image $work/nothing: not in the image cache" "$work/nothing" -- true
 
+# The same through a config file: vm.image and a process group, relative
+# names beside the file, the default cache ($XDG_CACHE_HOME).
+printf 'A=from-file\n' >"$work/app.env"
+cat >"$work/box.cfg" <<'CFG'
+vm = { image = "img:box"; memory_mib = 256; };
+process = { args = ["sh", "-c", "echo $A $B; pwd; id -un"]; env = ["B=from-cfg"]; env_file = "app.env";
+            workdir = "/tmp"; user = "app"; };
+CFG
+XDG_CACHE_HOME=$work/xdg timeout 300 "$plugvm" run "$work/box.cfg" >"$work/out" 2>"$work/err" </dev/null
+rc=$?
+if [ "$rc" = 0 ] && [ "$(cat "$work/out")" = "from-file from-cfg
+/tmp
+app" ]; then
+    ok "a config file with vm.image and process runs the image"
+else
+    not_ok "config file with vm.image" "status $rc" "stdout: $(tr '\n' '|' <"$work/out")" "stderr: $(head -c 400 "$work/err" | tr '\n' '|')"
+fi
+printf 'vm = { image = "img:box"; cmdline = "x"; };\n' >"$work/bad.cfg"
+"$plugvm" run "$work/bad.cfg" >/dev/null 2>"$work/err"
+rc=$?
+[ "$rc" = 125 ] && grep -q "bad.cfg:1: setting 'vm.cmdline': not with vm.image" "$work/err" &&
+    ok "a config's vm setting that does not go with vm.image is refused, named" ||
+    not_ok "vm.cmdline with vm.image refused" "status $rc" "$(cat "$work/err")"
+
 # A changed initramfs (plugvm-init) makes another snapshot; the old one is
 # never used.
 touch -d '@1000000000' "$work/images/plugvm-init.cpio.gz"
