@@ -453,6 +453,21 @@ int image_run(const struct image_run_opts *o)
     bool have_dir = false, have_cfg = false;
     struct vm_config cfg;
 
+    /* The command line's own mistakes first, before any image is read. */
+    for (size_t i = 0; i < o->nvolumes; i++) {
+        char gpath[PATH_MAX];
+        if (image_run_parse_volume(o->volumes[i], volfile_buf[i], PATH_MAX, gpath, sizeof(gpath), &volro[i], err,
+                                   sizeof(err))) {
+            complain("%s", err);
+            return 125;
+        }
+        if (check_volume(volfile_buf[i]))
+            return 125;
+        snprintf(volpath_buf[i], sizeof(volpath_buf[i]), "%s:%s", volro[i] ? "ro" : "rw", gpath);
+        volfile[i] = volfile_buf[i];
+        volspec[i] = volpath_buf[i];
+    }
+    volspec[o->nvolumes] = NULL;
     if (image_cache_root(o->cache, root, err, sizeof(err))) {
         complain("%s", err);
         return 125;
@@ -469,20 +484,6 @@ int image_run(const struct image_run_opts *o)
         complain("image %s: %s", o->image, err);
         goto out;
     }
-    for (size_t i = 0; i < o->nvolumes; i++) {
-        char gpath[PATH_MAX];
-        if (image_run_parse_volume(o->volumes[i], volfile_buf[i], PATH_MAX, gpath, sizeof(gpath), &volro[i], err,
-                                   sizeof(err))) {
-            complain("%s", err);
-            goto out;
-        }
-        if (check_volume(volfile_buf[i]))
-            goto out;
-        snprintf(volpath_buf[i], sizeof(volpath_buf[i]), "%s:%s", volro[i] ? "ro" : "rw", gpath);
-        volfile[i] = volfile_buf[i];
-        volspec[i] = volpath_buf[i];
-    }
-    volspec[o->nvolumes] = NULL;
     if (make_rundir(&s))
         goto out;
     have_dir = true;

@@ -144,4 +144,17 @@ grep -q "plugin 'nosuch' not found" "$tmp/err" || fail "check nosuch: $(cat "$tm
 
 out=$("$plugvm" plugins) || fail "plugins exited $?"
 grep -Eq "^kvm +backend +[0-9.]+ +.*plugvm-kvm\.so$" <<<"$out" || fail "plugins does not list kvm: $out"
+# run --image: its help lists every flag, and docs/IMAGES.md names each;
+# plugvm's own mistakes are status 125, as docker's are.
+out=$("$plugvm" run --image x --help) || fail "run --image --help exited $?"
+for f in $(grep -oE -- '--[a-z][a-z-]+' <<<"$out" | sort -u); do
+    grep -qF -- "$f" "$src/docs/IMAGES.md" || fail "run --image --help's $f is not in docs/IMAGES.md"
+done
+grep -q -- "--volume FILE:PATH" <<<"$out" || fail "run --image --help lacks --volume"
+"$plugvm" run --image x --memory 0 -- true 2>"$tmp/err"; [ $? -eq 125 ] || fail "run --image --memory 0: status not 125"
+grep -q -- "--memory: expected a number from 1" "$tmp/err" || fail "run --image --memory 0: $(cat "$tmp/err")"
+"$plugvm" run --cache "$tmp/cache" --image "$tmp/none" -- true 2>"$tmp/err"; [ $? -eq 125 ] || fail "run --image none: status not 125"
+grep -q "image $tmp/none: not in the image cache" "$tmp/err" || fail "run --image none: $(cat "$tmp/err")"
+"$plugvm" run --image x --volume nocolon -- true 2>"$tmp/err"; [ $? -eq 125 ] || fail "--volume nocolon: status not 125"
+
 echo "ok: cli"
