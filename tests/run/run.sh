@@ -125,6 +125,21 @@ else
         "stderr: $(head -c 400 "$work/err" | tr '\n' '|')"
 fi
 
+# A process that ignores SIGTERM: 10 s later the VM is stopped, status 137.
+"$plugvm" run --cache "$cache" --image "$img" -- sh -c 'trap "" TERM; echo ready; while :; do sleep 1; done' \
+    >"$work/out" 2>"$work/err" </dev/null &
+pid=$!
+for _ in $(seq 1200); do grep -q ready "$work/out" && break; sleep 0.1; done
+t0=$(date +%s)
+kill -TERM $pid
+wait $pid
+rc=$? took=$(($(date +%s) - t0))
+if [ "$rc" = 137 ] && [ $took -ge 9 ] && [ $took -le 30 ] && grep -q "had not ended 10 s after the signal" "$work/err"; then
+    ok "SIGTERM ignored: the VM stopped ${took} s later, status 137"
+else
+    not_ok "SIGTERM ignored: stop after 10 s" "status $rc after $took s" "stderr: $(head -c 400 "$work/err" | tr '\n' '|')"
+fi
+
 # A volume written in one run is read in the next.
 mke2fs -q -t ext4 -F "$work/vol.ext4" 16M
 check "a volume written" 0 "" "$img" --volume "$work/vol.ext4:/data" -- sh -c 'echo persisted >/data/f'
