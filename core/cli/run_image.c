@@ -122,7 +122,6 @@ static int read_env_file(const char *file, const char **env, size_t *nenv, char 
     for (size_t i = 0; i < nvals; i++)
         env[(*nenv)++] = vals[i];
     owned[(*nowned)++] = vals;
-    (void)nowned;
     return 0;
 }
 
@@ -183,7 +182,6 @@ int cmd_run_image(int argc, char **argv)
     char **owned[64];
     size_t nowned = 0, nenv = 0, nfiles = 0;
     const char *env_files[64];
-    bool entrypoint_set = false;
     int status = 125, c;
     unsigned long long v;
     if (!env)
@@ -206,7 +204,7 @@ int cmd_run_image(int argc, char **argv)
             break;
         case 'w': o.proc.workdir = optarg; break;
         case 'u': o.proc.user = optarg; break;
-        case 'P': o.proc.entrypoint = optarg; entrypoint_set = true; break;
+        case 'P': o.proc.entrypoint = optarg; break;
         case 'i': o.interactive = true; break;
         case 't': o.tty = true; break;
         case 'm':
@@ -248,7 +246,6 @@ int cmd_run_image(int argc, char **argv)
     }
     if (!o.image)
         goto bad;
-    (void)entrypoint_set;
     /* --env-file's variables come before -e's, which win, as in docker. */
     size_t ncli = nenv;
     const char **cli = calloc(ncli + 1, sizeof(*cli));
