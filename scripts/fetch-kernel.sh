@@ -1,17 +1,27 @@
 #!/bin/bash
-# fetch-kernel.sh CACHE_DIR
-# Fetch Debian 12's cloud kernel (a small, virtio-oriented config) as a .deb with
-# `apt-get download` and unpack it without installing it: the host's /boot and
-# dpkg database stay untouched. Result:
+# fetch-kernel.sh CACHE_DIR [cloud|generic]
+# Fetch Debian 12's cloud kernel (a small, virtio-oriented config; the
+# default) or its generic amd64 kernel as a .deb with `apt-get download`
+# and unpack it without installing it: the host's /boot and dpkg database
+# stay untouched. Result:
 #   CACHE_DIR/vmlinuz        -> root/boot/vmlinuz-<release>   (bzImage)
 #   CACHE_DIR/kernel-version    "<release>" (uname -r of the guest kernel)
+# The cloud kernel comes with its modules (root/lib/modules: the
+# initramfs scripts take theirs from there); of the generic one only
+# root/boot is kept (its modules are 400 MiB) and its .deb is removed: the
+# e2e case `vmgenid` boots it for the vmgenid driver the cloud kernel
+# lacks (CONFIG_VIRT_DRIVERS unset).
 set -euo pipefail
 
 die() { echo "fetch-kernel: error: $*" >&2; exit 1; }
 
-[ $# -eq 1 ] || die "usage: $0 CACHE_DIR"
-cache=$1
-meta=linux-image-cloud-amd64
+[ $# -eq 1 ] || [ $# -eq 2 ] || die "usage: $0 CACHE_DIR [cloud|generic]"
+cache=$1 flavour=${2:-cloud}
+case $flavour in
+    cloud) meta=linux-image-cloud-amd64 ;;
+    generic) meta=linux-image-amd64 ;;
+    *) die "unknown flavour '$flavour': cloud or generic" ;;
+esac
 
 # Fast path: -e follows the symlink, so a dangling link triggers a re-fetch.
 if [ -e "$cache/vmlinuz" ]; then
@@ -46,7 +56,13 @@ fi
 
 deb=$(ls -t "$cache/debs/${pkg}"_*.deb 2>/dev/null | head -n1)
 [ -n "$deb" ] || die "downloaded .deb for $pkg not found in $cache/debs"
-dpkg-deb -x "$deb" "$cache/root" || die "dpkg-deb -x $deb failed"
+if [ "$flavour" = generic ]; then
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$cache/root" --wildcards './boot/*' ||
+        die "unpacking ./boot of $deb failed"
+    rm -f "$deb"
+else
+    dpkg-deb -x "$deb" "$cache/root" || die "dpkg-deb -x $deb failed"
+fi
 
 # Package linux-image-<release> ships boot/vmlinuz-<release>.
 release=${pkg#linux-image-}

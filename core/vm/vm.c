@@ -28,6 +28,7 @@
 #include "devices/i8042.h"
 #include "devices/iobus.h"
 #include "devices/serial.h"
+#include "devices/vmgenid.h"
 #include "memory/guest_mem.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -447,6 +448,18 @@ static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plug
     for (size_t i = 0; rs && i < vm->ndevices; i++)
         if (vm->dev[i].ops->restored)
             vm->dev[i].ops->restored(vm->dev[i].instance);
+    /* A restored VM may be one of many clones of this snapshot: a new
+     * generation ID, and the GED's interrupt so the guest reads it before
+     * it hands out randomness again (devices/vmgenid.h). */
+    if (rs && cfg->acpi) {
+        if ((rc = vmgenid_renew(&vm->mem, X86_VMGENID_ADDR, NULL)) ||
+            (rc = vmgenid_notify(vm->be, vm->bvm, X86_GED_GSI))) {
+            pv_err("cannot change the VM generation ID: %s", strerror(-rc));
+            return -1;
+        }
+        /* Not the ID itself: the guest mixes it into its entropy pool. */
+        pv_info("VM generation ID changed, the guest notified on GSI %u", X86_GED_GSI);
+    }
     return 0;
 }
 

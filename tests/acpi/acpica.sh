@@ -17,7 +17,11 @@
 # - acpiexec loads FACP, APIC and DSDT, evaluates each VRnn._HID to
 #   "LNRO0005" and walks each _CRS through ACPICA's resource manager (the
 #   code Linux uses) to the expected base, length and interrupt, with no
-#   mismatch in its AML -> resource -> AML round trip.
+#   mismatch in its AML -> resource -> AML round trip;
+# - the VM generation ID: VGEN's _HID, _CID (upper-cased by ACPICA to
+#   VM_GEN_COUNTER, what Linux's vmgenid matches) and ADDR (0xef000 as two
+#   32-bit halves); the GED's edge interrupt on GSI 3; its _EVT called with
+#   4 does nothing and with 3 makes acpiexec's handler see Notify (VGEN, 0x80).
 # Exits 77 (skip) when iasl or acpiexec is missing.
 # usage: acpica.sh DUMP_TABLES
 set -u
@@ -139,6 +143,7 @@ check() {
         want_res+=$(printf 'VR%02d %08X 00001000 ResourceConsumer Edge ActiveHigh Exclusive %08X' \
             "$i" $((0xd0000000 + i * 0x1000)) $((5 + i)))$'\n'
     done
+    want_dsl+=$'\n'"GED ACPI0013 Zero - - - ResourceConsumer,Edge,ActiveHigh,Exclusive 0x00000003"
     local got
     got=$(devices_from_dsl dsdt.dsl)
     [ "$got" = "$want_dsl" ] || { diff <(echo "$want_dsl") <(echo "$got"); fail "dsdt.dsl Device blocks differ (want < > got)"; }
@@ -171,6 +176,29 @@ check() {
         grep -q "HwExtendedSleep .*Entering sleep state \[S5\]" sleep.log &&
         ! grep -Eq 'ACPI Error|ACPI Exception' sleep.log ||
         { cat sleep.log; fail "acpiexec did not enter S5 through the sleep control register"; }
+    # The VM generation ID (core/devices/vmgenid.h) as Linux's vmgenid
+    # driver reads it: _CID upper-cased by ACPICA to VM_GEN_COUNTER (what
+    # the driver matches), ADDR a package of the two 32-bit halves of
+    # 0xef000; the GED's interrupt GSI 3, and its _EVT notifying VGEN with
+    # 0x80 for GSI 3 and for nothing else.
+    acpiexec -b 'evaluate \_SB.VGEN._HID; evaluate \_SB.VGEN._CID; evaluate \_SB.VGEN.ADDR; resources \_SB.GED_; evaluate \_SB.GED_._EVT 4; evaluate \_SB.GED_._EVT 3' \
+        facp.dat apic.dat dsdt.dat >vmgenid.log 2>&1 || { cat vmgenid.log; fail "acpiexec (VGEN, GED) exited $?"; }
+    if grep -Eq 'ACPI Error|ACPI Exception|Data mismatch|Mismatch at' vmgenid.log; then
+        cat vmgenid.log; fail "acpiexec reported an error evaluating VGEN or GED"
+    fi
+    got=$(grep -E '^  \[String\]|^    \[Integer\]|Dword00 :|Triggering :|Received a .*Notify|^Evaluating \\_SB.GED_._EVT' vmgenid.log |
+        sed 's/ 0x[0-9a-f]* Value/ Value/; s/^ *//' | tr -s ' ')
+    local want_gen
+    want_gen='[String] Length 08 = "PLVM0001"
+[String] Length 0E = "VM_GEN_COUNTER"
+[Integer] = 00000000000EF000
+[Integer] = 0000000000000000
+Triggering : Edge
+Dword00 : 00000003
+Evaluating \_SB.GED_._EVT
+Evaluating \_SB.GED_._EVT
+ACPI Exec: Global: Received a Device Notify on [VGEN] Value 0x80 (Status Change)'
+    [ "$got" = "$want_gen" ] || { cat vmgenid.log; diff <(echo "$want_gen") <(echo "$got"); fail "VGEN or GED not as Linux's drivers want them (want < > got)"; }
     [ "$n" -ge 100 ] || grep -q "Evaluation of .*VR$(printf %02d "$n")._HID failed with status AE_NOT_FOUND" acpiexec.out ||
         fail "acpiexec found a device past the last one"
     got=$(resources_from_acpiexec acpiexec.out | grep -v '"' || true)
@@ -178,7 +206,7 @@ check() {
     [ "$got" = "$want_res" ] || { diff <(echo "$want_res") <(echo "$got"); fail "acpiexec _CRS resources differ"; }
     got=$(resources_from_acpiexec acpiexec.out | grep '"' || true)
     [ "$got" = "$want_hid" ] || { diff <(echo "$want_hid") <(echo "$got"); fail "acpiexec _HID values differ"; }
-    echo "ok: $n devices: $(stat -c %s dsdt.dat)-byte DSDT; iasl -d clean, recompiles to identical AML; acpiexec _HID and _CRS as expected, S5 entered"
+    echo "ok: $n devices: $(stat -c %s dsdt.dat)-byte DSDT; iasl -d clean, recompiles to identical AML; acpiexec _HID and _CRS as expected, S5 entered, VGEN's _CID and ADDR as vmgenid reads them, GED's _EVT 3 notifies VGEN"
 }
 
 for count in 0 3 32 100; do check "$count"; done

@@ -15,7 +15,10 @@
 #   4. plugvm restore -v OUT_DIR/snap, stdin another FIFO: two lines, each
 #      answered with the same token and the next counts (2 and 3), the
 #      first sent at once, the second after the first answer; the restored
-#      console must not show the guest booting again. Then "quit": the
+#      console must not show the guest booting again; the VM generation
+#      ID (gen) differs from the one before and the GED took one more
+#      interrupt (with E2E_VMGENID_DRIVER=1, as vmgenid.sh sets it, the
+#      kernel also logged its crng reseed for a VM fork). Then "quit": the
 #      guest passes through the exit port, and the restore exits 0. With
 #      E2E_TIER=nested, init's fallback (the i8042 reset, also status 0)
 #      is accepted when exit-port died of SIGSEGV: the nested tier's
@@ -58,11 +61,14 @@ finish() {
 trap finish EXIT
 fail() { echo "$*"; exit 1; }
 
-# The answer the guest gives to line N, TEXT: "E2E-SNAPSHOT-ECHO TOKEN N TEXT up UPTIME".
-answer() { echo "^E2E-SNAPSHOT-ECHO $token $1 $2 up [0-9.]*\$"; }
-guest_up() { # FILE N: the guest's uptime in its answer to line N
-    con "$1" | sed -n "s/^E2E-SNAPSHOT-ECHO $token $2 .* up \([0-9.]*\)\$/\1/p" | head -n 1
+# The answer the guest gives to line N, TEXT:
+# "E2E-SNAPSHOT-ECHO TOKEN N TEXT up UPTIME gen ID ged COUNT fork COUNT".
+answer() { echo "^E2E-SNAPSHOT-ECHO $token $1 $2 up [0-9.]* gen [0-9a-z]* ged [0-9a-z]* fork [0-9]*\$"; }
+field() { # FILE N NAME: the word after NAME in the answer to line N
+    con "$1" | grep "^E2E-SNAPSHOT-ECHO $token $2 .* up [0-9.]* gen " | head -n 1 |
+        awk -v k="$3" '{ for (i = NF - 7; i < NF; i++) if ($i == k) { print $(i + 1); exit } }'
 }
+guest_up() { field "$1" "$2" up; } # FILE N: the guest's uptime in its answer to line N
 
 # --- 1. boot, with the control socket ---
 exec 3<>"$out/in.run"
@@ -115,6 +121,21 @@ wait_line "$out/console.restore" $rst 10 "$(answer 3 after-2)" ||
     { why_not $? $rst 10; fail "the restored guest answered one line but not a second: $why"; }
 up2=$(guest_up "$out/console.restore" 2)
 up3=$(guest_up "$out/console.restore" 3)
+# The VM generation ID (core/devices/vmgenid.h): a new one in the restored
+# guest's memory before its vCPU ran, and one GED interrupt more by its
+# second answer (the Notify runs from a workqueue, so not the first).
+gen1=$(field "$out/console.run" 1 gen) gen2=$(field "$out/console.restore" 2 gen)
+ged1=$(field "$out/console.run" 1 ged) ged3=$(field "$out/console.restore" 3 ged)
+fork1=$(field "$out/console.run" 1 fork) fork3=$(field "$out/console.restore" 3 fork)
+case $gen1$gen2 in *[!0-9a-f]*|"") fail "the guest could not read the VM generation ID at 0xef000 (before: '$gen1', after: '$gen2')" ;; esac
+[ ${#gen1} -eq 32 ] && [ "$gen1" != "$gen2" ] ||
+    fail "the VM generation ID did not change on restore ($gen1 before, $gen2 after)"
+[ "$ged1" != none ] && [ "$ged3" = $((ged1 + 1)) ] ||
+    fail "the GED's interrupt (ACPI:Ged in /proc/interrupts) went from $ged1 to $ged3 on restore, not up by one"
+if [ "${E2E_VMGENID_DRIVER:-0}" = 1 ]; then
+    [ "$fork1" = 0 ] && [ "$fork3" -ge 1 ] ||
+        fail "the kernel's vmgenid driver did not reseed on restore: 'virtual machine fork' logged $fork1 times before, $fork3 after"
+fi
 con "$out/console.restore" | grep -q -e '^E2E-SNAPSHOT-READY' -e '^e2e: case' &&
     fail "the restored console shows the guest starting again"
 vcpus=$(sed -n 's/.*vCPUs running \([0-9.]*\) ms after plugvm started.*/\1/p' "$out/stderr.restore" | head -n 1)
@@ -138,7 +159,7 @@ st=$?
 tend=$(uptime_cs)
 exec 4>&-
 pids=
-detail="snapshot ${written:-?} ms written by plugvm ($(((t1 - t0) * 10)) ms the client's round trip; memory $mem_alloc of $mem_mib MiB allocated), restore: vCPUs running $vcpus ms after plugvm started; guest up $up1 s at the last answer before, $up2 s and $up3 s at the 2 after (token $token)"
+detail="snapshot ${written:-?} ms written by plugvm ($(((t1 - t0) * 10)) ms the client's round trip; memory $mem_alloc of $mem_mib MiB allocated), restore: vCPUs running $vcpus ms after plugvm started; VM generation ID ${gen1%????????????????????????}... then ${gen2%????????????????????????}..., GED interrupts $ged1 then $ged3, crng reseeds for a VM fork $fork1 then $fork3; guest up $up1 s at the last answer before, $up2 s and $up3 s at the 2 after (token $token)"
 [ $st -eq 0 ] || fail "the restored VM ended with status $st after 'quit'; $detail"
 # How it ended: the exit port, or init's fallback, the i8042 reset (also
 # status 0). In the nested tier exit-port's outb faults in a restored

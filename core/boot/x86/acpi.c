@@ -167,11 +167,16 @@ struct aml {
 #define AML_SCOPE 0x10
 #define AML_BUFFER 0x11
 #define AML_PACKAGE 0x12
+#define AML_METHOD 0x14
 #define AML_DUAL_NAME_PREFIX 0x2e
 #define AML_MULTI_NAME_PREFIX 0x2f
 #define AML_EXT_PREFIX 0x5b
 #define AML_DEVICE 0x82 /* after AML_EXT_PREFIX */
 #define AML_ROOT_CHAR '\\'
+#define AML_ARG0 0x68
+#define AML_NOTIFY 0x86
+#define AML_LEQUAL 0x93
+#define AML_IF 0xa0
 
 static void aml_put(struct aml *a, const void *p, size_t n)
 {
@@ -362,6 +367,27 @@ static size_t aml_device_begin(struct aml *a, const char *name)
     return pkg;
 }
 
+/* Method (name, nargs, NotSerialized) { ... } (§20.2.5.2 DefMethod:
+ * MethodFlags bits 2-0 are ArgCount, bit 3 SerializeFlag, 7-4 SyncLevel 0),
+ * and If (predicate) { ... } (§20.2.5.3 DefIfElse, the predicate first):
+ * return what to pass to aml_pkg_end. */
+static size_t aml_method_begin(struct aml *a, const char *name, uint8_t nargs)
+{
+    aml_byte(a, AML_METHOD);
+    size_t pkg = aml_pkg_begin(a);
+    aml_namestring(a, name);
+    if (nargs > 7)
+        a->bad = true;
+    aml_byte(a, nargs & 7);
+    return pkg;
+}
+
+static size_t aml_if_begin(struct aml *a)
+{
+    aml_byte(a, AML_IF);
+    return aml_pkg_begin(a);
+}
+
 /* Name (name, object): the object follows. */
 static void aml_name(struct aml *a, const char *name)
 {
@@ -450,6 +476,12 @@ static void res_interrupt_edge_high(struct aml *a, uint32_t gsi)
  *                     _CRS Memory32Fixed (ReadWrite, base, size),
  *                          Interrupt (Edge, ActiveHigh, Exclusive) {gsi} }
  *     ...
+ *     Device (VGEN) { _HID "PLVM0001", _CID "VM_Gen_Counter",
+ *                     _DDN "VM_Gen_Counter",
+ *                     ADDR Package { low 32 bits, high 32 bits } }
+ *     Device (GED_) { _HID "ACPI0013", _UID 0,
+ *                     _CRS Interrupt (Edge, ActiveHigh, Exclusive) {3},
+ *                     Method (_EVT, 1) { If (Arg0 == 3) { Notify (VGEN, 0x80) } } }
  *   }
  *
  * COM1 is there because a hardware-reduced FADT makes Linux drop the
@@ -467,6 +499,20 @@ static void res_interrupt_edge_high(struct aml *a, uint32_t gsi)
  * (devices/acpi_sleep.h). Without it, poweroff on a hardware-reduced
  * platform ends in a halted CPU and a VM that never stops. No other
  * sleep state is named: nothing here could wake the guest.
+ *
+ * VGEN is the VM generation ID (devices/vmgenid.h) at X86_VMGENID_ADDR,
+ * described as QEMU and Firecracker describe theirs, but with a _HID of
+ * the form iasl accepts (4 characters and 4 hex digits; QEMU's
+ * "QEMUVGID" is not): PLVM0001, plugvm's own. Linux's vmgenid
+ * driver matches _CID "VM_GEN_COUNTER" (ACPICA upper-cases _CID strings,
+ * nsrepair2.c), reads ADDR as a package of two 32-bit halves, and reseeds
+ * the guest's RNG on Notify (VGEN, 0x80). A hardware-reduced platform
+ * has no GPE block to raise that notification from, so a Generic Event
+ * Device (§5.6.9, Linux's drivers/acpi/evged.c, built into every x86
+ * kernel with ACPI) owns GSI X86_GED_GSI and its _EVT, called with the
+ * GSI that fired, does the Notify; plugvm raises that GSI after a restore.
+ * VGEN is named relatively in the Notify, as iasl's name optimisation
+ * writes it, so that the disassembled DSDT recompiles to the same bytes.
  */
 static void dsdt_aml(struct aml *a, const struct acpi_virtio_mmio *devs, size_t ndevs)
 {
@@ -506,6 +552,38 @@ static void dsdt_aml(struct aml *a, const struct acpi_virtio_mmio *devs, size_t 
         aml_restemplate_end(a, crs);
         aml_pkg_end(a, dev);
     }
+
+    dev = aml_device_begin(a, "VGEN");
+    aml_name(a, "_HID");
+    aml_string(a, "PLVM0001");
+    aml_name(a, "_CID");
+    aml_string(a, "VM_Gen_Counter");
+    aml_name(a, "_DDN");
+    aml_string(a, "VM_Gen_Counter");
+    static const uint64_t addr[] = {X86_VMGENID_ADDR & 0xffffffff, X86_VMGENID_ADDR >> 32};
+    aml_name_package(a, "ADDR", addr, 2);
+    aml_pkg_end(a, dev);
+
+    dev = aml_device_begin(a, "GED_");
+    aml_name(a, "_HID");
+    aml_string(a, "ACPI0013");
+    aml_name(a, "_UID");
+    aml_integer(a, 0);
+    aml_name(a, "_CRS");
+    crs = aml_restemplate_begin(a);
+    res_interrupt_edge_high(a, X86_GED_GSI);
+    aml_restemplate_end(a, crs);
+    size_t evt = aml_method_begin(a, "_EVT", 1);
+    size_t cond = aml_if_begin(a);
+    aml_byte(a, AML_LEQUAL);
+    aml_byte(a, AML_ARG0);
+    aml_integer(a, X86_GED_GSI);
+    aml_byte(a, AML_NOTIFY);
+    aml_namestring(a, "VGEN");
+    aml_integer(a, 0x80); /* device-specific: "the ID changed" */
+    aml_pkg_end(a, cond);
+    aml_pkg_end(a, evt);
+    aml_pkg_end(a, dev);
     aml_pkg_end(a, sb);
 }
 

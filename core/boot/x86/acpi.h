@@ -2,7 +2,9 @@
 /*
  * ACPI tables (ACPI 6.4 chapter 5): RSDP, XSDT, FADT (hardware-reduced),
  * the MADT listing every vCPU's LAPIC and the IOAPIC, and a DSDT (AML,
- * chapter 20) that describes COM1 and each virtio-mmio window.
+ * chapter 20) that describes COM1, each virtio-mmio window, the VM
+ * generation ID (VGEN, at X86_VMGENID_ADDR; devices/vmgenid.h) and the
+ * Generic Event Device whose interrupt (X86_GED_GSI) notifies it.
  * Stock distribution kernels (Debian's cloud kernel has no MP-table
  * parser, CONFIG_X86_MPPARSE unset) count CPUs only from the MADT, and
  * find virtio-mmio devices from the DSDT (virtio_mmio matches _HID

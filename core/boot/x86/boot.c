@@ -18,6 +18,7 @@
 #include <asm/bootparam.h>
 
 #include "acpi.h"
+#include "devices/vmgenid.h"
 #include "e820.h"
 #include "kernel.h"
 #include "layout.h"
@@ -302,6 +303,10 @@ int x86_boot_setup(const struct x86_boot_config *bc, const struct guest_mem *m,
     if (bc->acpi && !(rsdp = x86_acpi_write(m, bc->vcpus, bc->devs, bc->ndevs)))
         return pv_fail(err, errlen, "cannot write the ACPI tables for %u vCPUs and %zu devices",
                        bc->vcpus, bc->ndevs);
+    /* The DSDT's VGEN reads its first ID here (devices/vmgenid.h). */
+    int rc;
+    if (bc->acpi && (rc = vmgenid_renew(m, X86_VMGENID_ADDR, NULL)))
+        return pv_fail(err, errlen, "cannot write the VM generation ID: %s", strerror(-rc));
     /* A Linux kernel with a setup header takes the 64-bit boot protocol
      * (the protocol Linux documents and tests most); a plain ELF with a PVH
      * note takes PVH; a plain ELF without one is treated as a vmlinux. */

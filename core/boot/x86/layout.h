@@ -20,10 +20,15 @@
 #define X86_EBDA_START 0x9fc00ull    /* MP table lives here (MP spec §4: last KiB of base memory) */
 #define X86_EBDA_END 0xa0000ull
 #define X86_ACPI_ADDR 0xe0000ull     /* ACPI tables, RSDP first */
-#define X86_ACPI_END 0xf0000ull
+#define X86_ACPI_END 0xef000ull
+#define X86_VMGENID_ADDR 0xef000ull /* the VM generation ID's 16 bytes, a page of their own (devices/vmgenid.h) */
 #define X86_BIOS_START 0xf0000ull    /* MP configuration table */
 #define X86_RESERVED_START X86_ACPI_ADDR /* 0xe0000-0xfffff reserved in e820 */
 #define X86_HIGH_MEMORY 0x100000ull  /* 1 MiB */
+
+/* The ACPI Generic Event Device's interrupt (acpi.c): ISA IRQ 3, COM2's,
+ * which plugvm does not have; virtio-mmio takes IOAPIC pins 5..23. */
+#define X86_GED_GSI 3
 
 #define X86_IOAPIC_ADDR 0xfec00000ull
 #define X86_LAPIC_ADDR 0xfee00000ull
