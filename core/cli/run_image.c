@@ -89,28 +89,9 @@ static int number(const char *opt, const char *arg, unsigned long long max, unsi
 
 static int read_env_file(const char *file, const char **env, size_t *nenv, char ***owned, size_t *nowned)
 {
-    FILE *f = fopen(file, "rbe");
-    if (!f) {
-        fprintf(stderr, "plugvm run: --env-file %s: %s\n", file, strerror(errno));
-        return -1;
-    }
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    char chunk[8192];
-    size_t n;
-    while (m && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        fwrite(chunk, 1, n, m);
-    fclose(f);
-    if (!m || fclose(m)) {
-        fprintf(stderr, "plugvm run: --env-file %s: out of memory\n", file);
-        return -1;
-    }
     char err[1024], **vals;
     size_t nvals;
-    int rc = image_env_file_parse(buf, len, file, &vals, &nvals, err, sizeof(err));
-    free(buf);
-    if (rc) {
+    if (image_env_file_read(file, &vals, &nvals, err, sizeof(err))) {
         fprintf(stderr, "plugvm run: --env-file %s\n", err);
         return -1;
     }

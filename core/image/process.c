@@ -279,6 +279,39 @@ int image_env_file_parse(const char *buf, size_t len, const char *file, char ***
     return 0;
 }
 
+int image_env_file_read(const char *file, char ***out, size_t *n, char *err, size_t errlen)
+{
+    FILE *f = fopen(file, "rbe");
+    if (!f) {
+        int e = errno;
+        snprintf(err, errlen, "%s: %s", file, strerror(e));
+        return -e;
+    }
+    char *buf = NULL;
+    size_t len = 0, got;
+    FILE *m = open_memstream(&buf, &len);
+    char chunk[8192];
+    int rc = m ? 0 : -ENOMEM;
+    while (!rc && (got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        fwrite(chunk, 1, got, m);
+        if (ftell(m) > IMAGE_ENV_FILE_MAX)
+            rc = -EFBIG;
+    }
+    if (!rc && ferror(f))
+        rc = -EIO;
+    fclose(f);
+    if (m && fclose(m) && !rc)
+        rc = -ENOMEM;
+    if (!rc)
+        rc = image_env_file_parse(buf, len, file, out, n, err, errlen);
+    else if (rc == -EFBIG)
+        snprintf(err, errlen, "%s: larger than %d MiB: not an env file", file, IMAGE_ENV_FILE_MAX >> 20);
+    else
+        snprintf(err, errlen, "%s: %s", file, strerror(-rc));
+    free(buf);
+    return rc;
+}
+
 void image_env_free(char **env, size_t n)
 {
     struct strv v = {env, n, 0};

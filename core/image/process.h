@@ -61,6 +61,11 @@ void image_process_free(struct image_process *p);
  * byte), or -ENOMEM. */
 int image_env_file_parse(const char *buf, size_t len, const char *file, char ***out, size_t *n, char *err,
                          size_t errlen);
+/* image_env_file_parse on the whole of `file`, read here: 0 with *out and
+ * *n as above, or -errno with err "FILE: why" (it cannot be opened or
+ * read, -EFBIG above IMAGE_ENV_FILE_MAX bytes) or the parser's message. */
+#define IMAGE_ENV_FILE_MAX (16 << 20) /* bytes */
+int image_env_file_read(const char *file, char ***out, size_t *n, char *err, size_t errlen);
 void image_env_free(char **env, size_t n);
 
 #endif

@@ -174,23 +174,11 @@ static int load_process(const char *path, const char *dir, const config_setting_
                 o->proc.user = str;
             else {
                 const char *file = resolve(st, dir, str, 1);
-                FILE *f = fopen(file, "rbe");
-                char *buf = NULL;
-                size_t len = 0;
-                if (!f) {
-                    snprintf(what, sizeof(what), "setting 'process.env_file': %s: %s", file, strerror(errno));
-                    return where_fail(path, s, err, errlen, what);
-                }
-                buf = malloc(1 << 20);
-                len = buf ? fread(buf, 1, 1 << 20, f) : 0;
-                fclose(f);
                 char perr[1024];
-                if (!buf || image_env_file_parse(buf, len, file, &st->env_file, &st->nenv_file, perr, sizeof(perr))) {
-                    free(buf);
-                    snprintf(what, sizeof(what), "setting 'process.env_file': %s", buf ? perr : "out of memory");
+                if (image_env_file_read(file, &st->env_file, &st->nenv_file, perr, sizeof(perr))) {
+                    snprintf(what, sizeof(what), "setting 'process.env_file': %s", perr);
                     return where_fail(path, s, err, errlen, what);
                 }
-                free(buf);
             }
         } else {
             snprintf(what, sizeof(what),

@@ -104,10 +104,10 @@ static int find_image(const char *root, const char *image, char *dir, size_t dir
 {
     char name[IMAGE_DIGEST_TEXT_MAX], err[1024];
     struct image_quick q;
-    if (image_cache_find(root, image, name, err, sizeof(err)) == 0) {
-    } else if (image_quick_find(root, image, &q) == 0) {
+    bool cached = image_cache_find(root, image, name, err, sizeof(err)) == 0;
+    if (!cached && image_quick_find(root, image, &q) == 0) {
         snprintf(name, sizeof(name), "%s", q.dirname);
-    } else {
+    } else if (!cached) {
         char path[PATH_MAX], ref[512], digest[256];
         struct stat st;
         if (image_ref_split(image, path, sizeof(path), ref, sizeof(ref)) || stat(path, &st)) {

@@ -95,6 +95,40 @@ check "-t: a terminal of 24x80, stdout and stderr on it" 0 "/dev/pts/0
 24 80
 to stderr" "$img" -t -- sh -c 'tty; stty size; echo to stderr >&2'
 
+# -t on a real terminal (script(1)'s pty): the process's terminal starts
+# at the host terminal's size, and follows it when the host's changes
+# (SIGWINCH -> a WINCH line -> TIOCSWINSZ in the guest). The resize comes
+# after the first answer, the line that lets the process go on 2 s later:
+# the WINCH and stdin travel on separate vsock connections.
+if command -v script >/dev/null; then
+    mkfifo "$work/tin"
+    cat >"$work/tty.sh" <<'SH'
+stty rows 37 cols 101
+tty >"$1"
+exec "$2" run --cache "$3" --image "$4" -t -i -- sh -c 'stty size; read x; stty size'
+SH
+    script -qefc "sh $work/tty.sh $work/pty $plugvm $cache $img" /dev/null <"$work/tin" >"$work/out" 2>&1 &
+    pid=$!
+    exec 5>"$work/tin"
+    for _ in $(seq 1200); do grep -q "37 101" "$work/out" && break; sleep 0.1; done
+    stty -F "$(cat "$work/pty" 2>/dev/null)" rows 50 cols 120 2>>"$work/out"
+    sleep 2
+    printf '\n' >&5
+    for _ in $(seq 600); do grep -q "50 120" "$work/out" && break; sleep 0.1; done
+    exec 5>&-
+    wait $pid
+    rc=$?
+    got=$(tr -d '\r' <"$work/out" | grep -E '^[0-9]+ [0-9]+$' | tr '\n' ' ')
+    if [ "$rc" = 0 ] && [ "$got" = "37 101 50 120 " ]; then
+        ok "-t on a terminal: 37x101 at the start, 50x120 after the host's terminal was resized"
+    else
+        not_ok "-t window size" "status $rc, sizes seen: '$got' (wanted 37 101, then 50 120)" \
+            "output: $(head -c 600 "$work/out" | tr '\r\n' '||')"
+    fi
+else
+    ok "# SKIP -t window size: script(1) missing (apt-get install bsdutils)"
+fi
+
 # Stdio: 4 MiB through stdin and back, stdout and stderr apart.
 head -c 4194304 /dev/urandom >"$work/in.bin"
 timeout 300 "$plugvm" run --cache "$cache" --image "$img" -i -- sh -c 'echo MARKER >&2; cat' \

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "image/process.h"
 
@@ -164,11 +165,42 @@ static void env_file(void **state)
     assert_string_equal(err, "bad.env:1: a NUL byte");
 }
 
+/* The whole file is read, however it is cut into reads (the config
+ * file's env_file once stopped at 1 MiB); too large or missing is an
+ * error naming the file. */
+static void env_file_read(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/plugvm-envfile-XXXXXX", err[256], **env;
+    size_t n;
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    for (int i = 0; i < 120000; i++) /* 1.4 MB */
+        fprintf(f, "# padding line %06d\n", i);
+    fputs("LAST=after the first MiB\n", f);
+    fclose(f);
+    if (image_env_file_read(path, &env, &n, err, sizeof(err)))
+        fail_msg("%s", err);
+    assert_int_equal(n, 1);
+    assert_string_equal(env[0], "LAST=after the first MiB");
+    image_env_free(env, n);
+
+    assert_int_equal(truncate(path, IMAGE_ENV_FILE_MAX + 1), 0);
+    assert_int_equal(image_env_file_read(path, &env, &n, err, sizeof(err)), -EFBIG);
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "larger than 16 MiB"));
+    unlink(path);
+    assert_int_equal(image_env_file_read(path, &env, &n, err, sizeof(err)), -ENOENT);
+    assert_non_null(strstr(err, "No such file"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(image_defaults), cmocka_unit_test(overrides), cmocka_unit_test(environment),
         cmocka_unit_test(scratch),        cmocka_unit_test(refusals),    cmocka_unit_test(env_file),
+        cmocka_unit_test(env_file_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
