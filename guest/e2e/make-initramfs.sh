@@ -32,7 +32,7 @@ command -v "$cc" >/dev/null || die "no C compiler '$cc' to assemble exit-port.S"
 # Debian's kernel (CONFIG_HW_RANDOM=y), and so are ext4 and its helpers
 # (jbd2, mbcache, crc16, crc32c); listed in case a kernel has them as modules.
 modules="virtio virtio_ring virtio_mmio rng-core virtio-rng virtio_blk crc16 crc32c_generic mbcache jbd2 ext4
-         vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport"
+         vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport fuse virtiofs"
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT

@@ -25,13 +25,14 @@
 #include <plugvm/plugin.h>
 
 #include "disk.h"
+#include "queue_workers.h"
 #include "request.h"
 #include "virtio_blk.h"
 
 #define QUEUE_SIZE 256
-#define MAX_QUEUES 16
+#define MAX_QUEUES QW_MAX_QUEUES
 /* Workers per queue: requests served at once on one queue. */
-#define MAX_WORKERS 8
+#define MAX_WORKERS QW_MAX_WORKERS
 #define DEFAULT_WORKERS 4
 /* Linux wants seg_max <= queue size - 2 (header and status), and each
  * worker's iovec array (QUEUE_SIZE long) must hold every segment. */
@@ -42,25 +43,6 @@ _Static_assert(BLK_SEG_MAX <= QUEUE_SIZE - 2, "seg_max fits the queue");
 #define RECORD_TAG_BLK 1
 #define RECORD_VERSION_BLK 1
 
-struct blk;
-struct blk_queue;
-
-/* One worker thread of a queue, with its own scratch space. */
-struct blk_worker {
-    struct blk_queue *q;
-    void *handle;
-    struct blk_io io;
-};
-
-struct blk_queue {
-    struct blk *b;
-    uint32_t index;
-    pthread_cond_t wake;
-    bool kicked;   /* the doorbell rang, or work was left at a pause */
-    unsigned busy; /* workers serving requests */
-    struct blk_worker w[MAX_WORKERS];
-};
-
 struct blk {
     const struct plugvm_host *host;
     struct blk_disk disk;
@@ -69,14 +51,10 @@ struct blk {
     uint32_t workers; /* per queue */
     struct blk_req_ctx ctx; /* set by activate, read by workers */
     uint64_t features;      /* negotiated, while active */
-    pthread_mutex_t lock;   /* kicked, busy; stopping and paused change under it */
-    pthread_cond_t idle;    /* a worker stopped being busy */
-    /* Atomic as well: serve() reads both between chains without the lock. */
-    atomic_bool stopping;
-    atomic_bool paused;
     bool active;
     atomic_uint errors;
-    struct blk_queue q[MAX_QUEUES];
+    struct qw_pool pool;
+    struct blk_io io[MAX_QUEUES][MAX_WORKERS]; /* each worker's scratch space */
 };
 
 static void host_error(void *arg, const char *op, uint64_t off, int err)
@@ -91,74 +69,11 @@ static void host_error(void *arg, const char *op, uint64_t off, int err)
                      b->disk.path);
 }
 
-/* More chains wait than this worker takes: wake an idle sibling, so
- * requests on one queue are served side by side (a blocking O_DIRECT
- * read takes tens of microseconds; a 1 MiB copy, a core's worth). */
-static void wake_sibling(struct blk_queue *q)
+/* One request, on worker `worker` of `queue` (queue_workers.h). */
+static uint32_t serve(void *arg, uint32_t queue, uint32_t worker, const struct plugvm_chain *c)
 {
-    struct blk *b = q->b;
-    const struct plugvm_host *h = b->host;
-    if (b->workers < 2 || !PLUGVM_HAS(h, struct plugvm_host, vq_avail) ||
-        h->vq_avail(h, q->index) == 0)
-        return;
-    pthread_mutex_lock(&b->lock);
-    if (q->busy < b->workers) {
-        q->kicked = true;
-        pthread_cond_signal(&q->wake);
-    }
-    pthread_mutex_unlock(&b->lock);
-}
-
-/* Drains the queue until it is empty, the device is paused or it is
- * stopping: both take effect between requests, never inside one (a chain
- * popped is always pushed). Stopping is checked too because the queue
- * need never be empty: a guest whose other vCPU keeps refilling the avail
- * ring would otherwise keep this loop, and with it the join in reset (on
- * a vCPU thread, under the transport lock), from ever ending. After a
- * reset the rings are gone, so chains left unpopped are not lost. */
-static void serve(struct blk_worker *w)
-{
-    struct blk_queue *q = w->q;
-    struct blk *b = q->b;
-    const struct plugvm_host *h = b->host;
-    struct plugvm_chain c;
-    while (!atomic_load(&b->paused) && !atomic_load(&b->stopping)) {
-        int rc = h->vq_pop(h, q->index, &c);
-        if (rc != 1)
-            return; /* empty, or the guest broke the ring (the core resets it) */
-        wake_sibling(q);
-        uint32_t used = blk_request_serve(&b->ctx, &w->io, &c, NULL);
-        h->vq_push(h, q->index, &c, used);
-        /* The core asks the ring whether the driver wants this interrupt
-         * (event index), so telling it per request costs little and
-         * completes each request as soon as it is done. */
-        h->notify_used(h, q->index);
-    }
-    pthread_mutex_lock(&b->lock);
-    q->kicked = true; /* look again after resume (a stop clears it) */
-    pthread_mutex_unlock(&b->lock);
-}
-
-static void worker(void *arg)
-{
-    struct blk_worker *w = arg;
-    struct blk_queue *q = w->q;
-    struct blk *b = q->b;
-    pthread_mutex_lock(&b->lock);
-    for (;;) {
-        while (!b->stopping && (!q->kicked || atomic_load(&b->paused)))
-            pthread_cond_wait(&q->wake, &b->lock);
-        if (b->stopping)
-            break;
-        q->kicked = false;
-        q->busy++;
-        pthread_mutex_unlock(&b->lock);
-        serve(w);
-        pthread_mutex_lock(&b->lock);
-        q->busy--;
-        pthread_cond_broadcast(&b->idle);
-    }
-    pthread_mutex_unlock(&b->lock);
+    struct blk *b = arg;
+    return blk_request_serve(&b->ctx, &b->io[queue][worker], c, NULL);
 }
 
 static const struct plugvm_setting_spec blk_settings[] = {
@@ -260,14 +175,9 @@ static int blk_create(const struct plugvm_host *host, const struct plugvm_settin
     b->disk.fd = -1;
     b->num_queues = (uint32_t)queues;
     b->workers = (uint32_t)workers;
-    pthread_mutex_init(&b->lock, NULL);
-    pthread_cond_init(&b->idle, NULL);
-    for (uint32_t i = 0; i < MAX_QUEUES; i++) {
-        b->q[i].b = b;
-        b->q[i].index = i;
-        pthread_cond_init(&b->q[i].wake, NULL);
-        for (uint32_t k = 0; k < MAX_WORKERS; k++)
-            b->q[i].w[k].q = &b->q[i];
+    if (qw_init(&b->pool, host, "blk", b->num_queues, b->workers, serve, b)) {
+        blk_destroy(b);
+        return -EINVAL;
     }
     char err[512];
     int rc = blk_disk_open(&b->disk, &o, err, sizeof(err));
@@ -278,7 +188,7 @@ static int blk_create(const struct plugvm_host *host, const struct plugvm_settin
     }
     for (uint32_t i = 0; i < b->num_queues; i++)
         for (uint32_t k = 0; k < b->workers; k++)
-            if (blk_io_init(&b->q[i].w[k].io, QUEUE_SIZE)) {
+            if (blk_io_init(&b->io[i][k], QUEUE_SIZE)) {
                 blk_destroy(b);
                 return -ENOMEM;
             }
@@ -294,24 +204,6 @@ static int blk_create(const struct plugvm_host *host, const struct plugvm_settin
     return 0;
 }
 
-static void stop_workers(struct blk *b)
-{
-    pthread_mutex_lock(&b->lock);
-    atomic_store(&b->stopping, true);
-    for (uint32_t i = 0; i < b->num_queues; i++)
-        pthread_cond_broadcast(&b->q[i].wake);
-    pthread_mutex_unlock(&b->lock);
-    for (uint32_t i = 0; i < b->num_queues; i++) {
-        for (uint32_t k = 0; k < b->workers; k++) {
-            if (b->q[i].w[k].handle)
-                b->host->join_worker(b->host, b->q[i].w[k].handle);
-            b->q[i].w[k].handle = NULL;
-        }
-        b->q[i].kicked = false;
-    }
-    atomic_store(&b->stopping, false);
-}
-
 static int blk_activate(void *instance, uint64_t features)
 {
     struct blk *b = instance;
@@ -324,19 +216,9 @@ static int blk_activate(void *instance, uint64_t features)
         .host_error = host_error,
         .host_error_arg = b,
     };
-    for (uint32_t i = 0; i < b->num_queues; i++) {
-        b->q[i].kicked = true; /* requests may already wait */
-        for (uint32_t k = 0; k < b->workers; k++) {
-            char name[32]; /* the core keeps 15 bytes: "blk-q1.3" */
-            snprintf(name, sizeof(name), "blk-q%u.%u", i, k);
-            int rc = b->host->start_worker(b->host, name, worker, &b->q[i].w[k],
-                                           &b->q[i].w[k].handle);
-            if (rc) {
-                stop_workers(b);
-                return rc;
-            }
-        }
-    }
+    int rc = qw_start(&b->pool);
+    if (rc)
+        return rc;
     b->active = true;
     return 0;
 }
@@ -344,7 +226,7 @@ static int blk_activate(void *instance, uint64_t features)
 static void blk_reset(void *instance)
 {
     struct blk *b = instance;
-    stop_workers(b);
+    qw_stop(&b->pool);
     b->active = false;
     b->features = 0;
 }
@@ -352,12 +234,7 @@ static void blk_reset(void *instance)
 static void blk_notify(void *instance, uint32_t queue)
 {
     struct blk *b = instance;
-    if (queue >= b->num_queues)
-        return;
-    pthread_mutex_lock(&b->lock);
-    b->q[queue].kicked = true;
-    pthread_cond_signal(&b->q[queue].wake);
-    pthread_mutex_unlock(&b->lock);
+    qw_kick(&b->pool, queue);
 }
 
 static void blk_config_read(void *instance, uint32_t offset, void *data, uint32_t len)
@@ -370,23 +247,14 @@ static void blk_config_read(void *instance, uint32_t offset, void *data, uint32_
 static int blk_quiesce(void *instance)
 {
     struct blk *b = instance;
-    pthread_mutex_lock(&b->lock);
-    atomic_store(&b->paused, true);
-    for (uint32_t i = 0; i < b->num_queues; i++)
-        while (b->q[i].busy)
-            pthread_cond_wait(&b->idle, &b->lock);
-    pthread_mutex_unlock(&b->lock);
+    qw_pause(&b->pool);
     return 0;
 }
 
 static void blk_resume(void *instance)
 {
     struct blk *b = instance;
-    pthread_mutex_lock(&b->lock);
-    atomic_store(&b->paused, false);
-    for (uint32_t i = 0; i < b->num_queues; i++)
-        pthread_cond_broadcast(&b->q[i].wake);
-    pthread_mutex_unlock(&b->lock);
+    qw_resume(&b->pool);
 }
 
 /* The record: what must match for the restored guest to find its disk as
@@ -464,15 +332,11 @@ static int blk_restore(void *instance, struct plugvm_record_reader *r)
 static void blk_destroy(void *instance)
 {
     struct blk *b = instance;
-    stop_workers(b);
-    for (uint32_t i = 0; i < MAX_QUEUES; i++) {
+    qw_fini(&b->pool);
+    for (uint32_t i = 0; i < MAX_QUEUES; i++)
         for (uint32_t k = 0; k < MAX_WORKERS; k++)
-            blk_io_fini(&b->q[i].w[k].io);
-        pthread_cond_destroy(&b->q[i].wake);
-    }
+            blk_io_fini(&b->io[i][k]);
     blk_disk_close(&b->disk);
-    pthread_cond_destroy(&b->idle);
-    pthread_mutex_destroy(&b->lock);
     free(b);
 }
 

@@ -19,6 +19,10 @@
 #            hash; /hello.txt and /dir/seq.txt hold exactly what the
 #            guest's init writes there. Shows the image's allocated KiB
 #            before and after (the guest's fstrim punches holes).
+#   fs       prepare: OUT_DIR/share (for @SHARE@) with hello.txt and
+#            symlinks to /, .. and ../canary.txt; the canary beside it.
+#            check: guest.txt holds what the guest wrote, the share holds
+#            nothing else new, the canary is unchanged (content, mtime).
 #   blk_ro   prepare: a 16 MiB ext4 image made with two files in it
 #            (mke2fs -d), and its SHA-256.
 #            check: the image is byte for byte what it was, and still clean;
@@ -54,8 +58,10 @@ kib() { echo $(($(stat -c %b "$img") * $(stat -c %B "$img") / 1024)); }
 
 # write_cfg: OUT_DIR/CASE.cfg for the image.
 write_cfg() {
-    sectors=$(($(stat -c %s "$img") / 512))
-    sed -e "s|@DISK@|$img|g" -e "s|@SECTORS@|$sectors|g" "$cfgdir/$case.cfg" >"$out/$case.cfg" ||
+    sectors=0
+    [ -f "$img" ] && sectors=$(($(stat -c %s "$img") / 512))
+    sed -e "s|@DISK@|$img|g" -e "s|@SECTORS@|$sectors|g" -e "s|@SHARE@|$out/share|g" \
+        "$cfgdir/$case.cfg" >"$out/$case.cfg" ||
         fail "cannot write $out/$case.cfg"
 }
 
@@ -96,6 +102,31 @@ prepare_blk_ro() {
     sha "$img" >"$out/disk.sha256"
     write_cfg
     echo "mke2fs -d: 16 MiB ext4 with hello.txt and data.bin, sha256 $(cut -c1-16 "$out/disk.sha256")..."
+}
+
+# fs: OUT/share, the directory the guest mounts, with a file, and
+# symlinks that would lead outside it if the host followed them; the
+# canary beside it, outside the share.
+prepare_fs() {
+    rm -rf "$out/share" && mkdir -p "$out/share" || fail "mkdir $out/share"
+    echo "hello from the plugvm host" >"$out/share/hello.txt"
+    echo "canary-8f3e: outside the share" >"$out/canary.txt"
+    ln -s / "$out/share/root" && ln -s .. "$out/share/up" && ln -s ../canary.txt "$out/share/esc" ||
+        fail "cannot make the symlinks in $out/share"
+    sha "$out/canary.txt" >"$out/canary.sha256"
+    stat -c %Y "$out/canary.txt" >"$out/canary.mtime"
+    write_cfg
+    echo "share: hello.txt, symlinks root -> /, up -> .., esc -> ../canary.txt"
+}
+
+check_fs() {
+    got=$(cat "$out/share/guest.txt" 2>&1)
+    [ "$got" = "hello from the guest" ] || fail "guest.txt on the host reads '$got'"
+    [ "$(sha "$out/canary.txt")" = "$(cat "$out/canary.sha256")" ] &&
+        [ "$(stat -c %Y "$out/canary.txt")" = "$(cat "$out/canary.mtime")" ] || fail "the canary outside the share changed"
+    left=$(cd "$out/share" && ls -A | sort | tr '\n' ' ')
+    [ "$left" = "esc guest.txt hello.txt root up " ] || fail "the share holds '$left' after the guest's run"
+    echo "guest.txt on the host as the guest wrote it; the share holds only what it should; the canary outside is unchanged"
 }
 
 check_blk() {
@@ -140,6 +171,8 @@ check_blk_ro() {
 case $step/$case in
     prepare/blk) prepare_blk ;;
     prepare/blk_ro) prepare_blk_ro ;;
+    prepare/fs) prepare_fs ;;
+    check/fs) check_fs ;;
     check/blk) check_blk ;;
     check/blk_ro) check_blk_ro ;;
     prepare/* | check/*) ;;
