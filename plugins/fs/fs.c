@@ -36,9 +36,13 @@
 #define MAX_REQUEST_QUEUES (QW_MAX_QUEUES - 1)
 #define DEFAULT_WORKERS 2
 #define TAG_MAX 36 /* bytes, §5.11.4 */
+/* The saved FUSE session's bound, bytes: a guest holding a million inodes
+ * with full paths stays well below it; a record claiming more is damaged. */
+#define SESSION_MAX (1u << 30)
 
 #define RECORD_TAG_FS 1
-#define RECORD_VERSION_FS 1
+/* 2: the FUSE session (server.h, fs_server_save) follows the share. */
+#define RECORD_VERSION_FS 2
 
 struct fs {
     const struct plugvm_host *host;
@@ -91,15 +95,38 @@ static int setting_error(const struct plugvm_host *host, const struct plugvm_set
 }
 
 /* Every inode the guest holds and every open fh is a host descriptor
- * (server.h): the soft limit goes up to the hard one. */
+ * (server.h), and a guest keeps every inode it has looked up until its
+ * own memory runs short: 10,000 files created in a row hold 10,000
+ * descriptors. So the limit goes up as far as the host lets: to the
+ * kernel's fs.nr_open where plugvm may raise the hard limit (root, as
+ * virtiofsd does), else the soft limit to the hard one. */
 static void raise_nofile(const struct plugvm_host *host)
 {
     struct rlimit r;
-    if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+    if (getrlimit(RLIMIT_NOFILE, &r))
+        return;
+    unsigned long long nr_open = 0;
+    FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+    if (f) {
+        if (fscanf(f, "%llu", &nr_open) != 1)
+            nr_open = 0;
+        fclose(f);
+    }
+    if (nr_open > r.rlim_max) {
+        struct rlimit big = {(rlim_t)nr_open, (rlim_t)nr_open};
+        if (setrlimit(RLIMIT_NOFILE, &big) == 0)
+            return;
+    }
+    if (r.rlim_cur < r.rlim_max) {
         r.rlim_cur = r.rlim_max;
         if (setrlimit(RLIMIT_NOFILE, &r))
             host->log(host, PLUGVM_LOG_WARN, "cannot raise RLIMIT_NOFILE: %s", strerror(errno));
     }
+    if (r.rlim_cur < 65536)
+        host->log(host, PLUGVM_LOG_WARN,
+                  "RLIMIT_NOFILE is %llu: the guest can hold at most that many files of the share at "
+                  "once (EMFILE beyond it); raise the hard limit (ulimit -Hn) for more",
+                  (unsigned long long)r.rlim_cur);
 }
 
 static void fs_destroy(void *instance);
@@ -221,12 +248,29 @@ static void fs_resume(void *instance)
     qw_resume(&f->pool);
 }
 
-/* What must match for a restore: the share as the guest mounted it. The
- * FUSE session (nodeids, fhs) is not in the record yet: docs/PLUGINS.md. */
+/* What must match for a restore, the share as the guest mounted it, then
+ * the FUSE session: INIT's outcome and every nodeid and fh the guest
+ * holds, so that its open files and current directories go on working
+ * in the restored VM (server.h says how each is found again). Workers
+ * are parked (quiesce), so the tables hold still. */
 static int fs_save(void *instance, struct plugvm_record_writer *w)
 {
     struct fs *f = instance;
     const struct plugvm_record_writer_ops *o = w->ops;
+    uint8_t *session;
+    size_t slen;
+    char err[512];
+    int rc = fs_server_save(f->server, &session, &slen, err, sizeof(err));
+    if (rc) {
+        f->host->log(f->host, PLUGVM_LOG_ERROR, "snapshot: %s: %s", f->source, err);
+        return rc;
+    }
+    if (slen > SESSION_MAX) {
+        f->host->log(f->host, PLUGVM_LOG_ERROR, "snapshot: %s: the FUSE session is %zu bytes, more than %u",
+                     f->source, slen, SESSION_MAX);
+        free(session);
+        return -EFBIG;
+    }
     size_t plen = strlen(f->source);
     o->begin(w, RECORD_TAG_FS, RECORD_VERSION_FS);
     o->put_bytes(w, f->config.tag, sizeof(f->config.tag));
@@ -234,6 +278,9 @@ static int fs_save(void *instance, struct plugvm_record_writer *w)
     o->put_u8(w, f->opts.read_only);
     o->put_u32(w, (uint32_t)plen);
     o->put_bytes(w, f->source, plen);
+    o->put_u32(w, (uint32_t)slen);
+    o->put_bytes(w, session, slen);
+    free(session);
     return o->end(w);
 }
 
@@ -255,14 +302,20 @@ static int fs_restore(void *instance, struct plugvm_record_reader *r)
                RECORD_VERSION_FS);
         return -EINVAL;
     }
+    uint32_t slen;
+    uint8_t *session = NULL;
     if (o->get_bytes(r, tag, sizeof(tag)) || o->get_u32(r, &queues) || o->get_u8(r, &ro) ||
-        o->get_u32(r, &plen) || plen >= sizeof(path) || o->get_bytes(r, path, plen) || o->close(r)) {
+        o->get_u32(r, &plen) || plen >= sizeof(path) || o->get_bytes(r, path, plen) ||
+        o->get_u32(r, &slen) || slen > SESSION_MAX || slen > o->remaining(r) ||
+        !(session = malloc(slen ? slen : 1)) || o->get_bytes(r, session, slen) || o->close(r)) {
         h->log(h, PLUGVM_LOG_ERROR, "snapshot: the fs record for %s is truncated or malformed", f->source);
+        free(session);
         return -EBADMSG;
     }
     path[plen] = '\0';
     if (memcmp(tag, f->config.tag, sizeof(tag)) || queues != f->request_queues ||
         (bool)ro != f->opts.read_only) {
+        free(session);
         h->log(h, PLUGVM_LOG_ERROR,
                "snapshot: the fs device was saved as tag '%.36s' (%u request queues, %s) but is "
                "configured as tag '%.36s' (%u, %s): the guest would not find its mount as it left it",
@@ -272,6 +325,18 @@ static int fs_restore(void *instance, struct plugvm_record_reader *r)
     }
     if (strcmp(path, f->source))
         h->log(h, PLUGVM_LOG_INFO, "snapshot: source saved as %s, restored from %s", path, f->source);
+    unsigned lost = 0;
+    char err[512];
+    rc = fs_server_restore(f->server, session, slen, &lost, err, sizeof(err));
+    free(session);
+    if (rc) {
+        h->log(h, PLUGVM_LOG_ERROR, "snapshot: the fs record for %s: %s", f->source, err);
+        return -EINVAL;
+    }
+    if (lost)
+        h->log(h, PLUGVM_LOG_WARN,
+               "snapshot: %u of the guest's files and open handles on %s are gone or changed since the "
+               "snapshot; the guest gets ESTALE or EBADF for them", lost, f->source);
     return 0;
 }
 

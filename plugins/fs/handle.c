@@ -154,3 +154,73 @@ uint32_t fs_handles_count(struct fs_handles *t)
     pthread_mutex_unlock(&t->lock);
     return c;
 }
+
+int fs_handles_seed(struct fs_handles *t, const struct fs_handle_seed *v, uint32_t n)
+{
+    if (fs_handles_count(t))
+        return -EBUSY;
+    if (!n)
+        return 0;
+    uint32_t top = 1;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t idx = (uint32_t)v[k].fh;
+        if (idx == 0 || idx >= FS_MAX_HANDLES || !(v[k].fh >> 32))
+            return -EINVAL;
+        top = idx + 1 > top ? idx + 1 : top;
+    }
+    uint32_t cap = 64;
+    while (cap < top)
+        cap *= 2; /* as fs_handle_add() would have grown it */
+    /* Built aside and swapped in: a refusal leaves the table as it was. */
+    struct fs_handle_slot *slots = calloc(cap, sizeof(*slots));
+    struct fs_handle **hs = calloc(n, sizeof(*hs));
+    int err = slots && hs ? 0 : -ENOMEM;
+    for (uint32_t k = 0; !err && k < n; k++)
+        if (v[k].fd >= 0 && !(hs[k] = malloc(sizeof(**hs))))
+            err = -ENOMEM;
+    for (uint32_t k = 1; !err && k < cap; k++)
+        slots[k].gen = 1;
+    /* next_free marks a slot taken until the free list is built. */
+    for (uint32_t k = 0; !err && k < n; k++) {
+        uint32_t idx = (uint32_t)v[k].fh, gen = (uint32_t)(v[k].fh >> 32);
+        if (slots[idx].next_free) {
+            err = -EINVAL;
+            break;
+        }
+        /* A lost fh's slot moves on past the generation the guest holds. */
+        uint32_t g = hs[k] ? gen : gen + 1 ? gen + 1 : 1;
+        slots[idx] = (struct fs_handle_slot){.h = hs[k], .gen = g, .next_free = 1};
+    }
+    if (err) {
+        for (uint32_t k = 0; hs && k < n; k++)
+            free(hs[k]);
+        free(hs);
+        free(slots);
+        return err;
+    }
+    uint32_t head = 0, live = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        if (!hs[k])
+            continue;
+        *hs[k] = (struct fs_handle){.fd = v[k].fd, .dir = v[k].dir, .refs = 1, .fh = v[k].fh};
+        pthread_mutex_init(&hs[k]->lock, NULL);
+        live++;
+    }
+    for (uint32_t k = top - 1; k > 0; k--) {
+        slots[k].next_free = 0;
+        if (!slots[k].h) {
+            slots[k].next_free = head;
+            head = k;
+        }
+    }
+    pthread_mutex_lock(&t->lock);
+    free(t->slots);
+    t->slots = slots;
+    t->nslots = top;
+    t->cap = cap;
+    t->free_head = head;
+    t->count = live;
+    pthread_mutex_unlock(&t->lock);
+    free(hs);
+    return 0;
+}

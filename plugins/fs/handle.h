@@ -64,4 +64,20 @@ void fs_handles_drop_all(struct fs_handles *t);
 
 uint32_t fs_handles_count(struct fs_handles *t);
 
+/* One handle for fs_handles_seed(). */
+struct fs_handle_seed {
+    int fd;      /* the reopened descriptor, or -1: not reopened (lost) */
+    bool dir;
+    uint64_t fh; /* slot 1 .. FS_MAX_HANDLES - 1, generation not 0 */
+};
+
+/* Snapshot restore: an empty table gets the handles of v[0..n) with
+ * exactly their fh values. A seed with fd -1 leaves its slot free with the
+ * generation moved on, so the guest's fh stays EBADF and is never issued
+ * again. All or nothing: on error the table is unchanged and the
+ * descriptors are still the caller's. Errors: -EBUSY the table is not
+ * empty; -EINVAL an fh out of range, generation 0, or a slot twice;
+ * -ENOMEM. */
+int fs_handles_seed(struct fs_handles *t, const struct fs_handle_seed *v, uint32_t n);
+
 #endif

@@ -268,3 +268,107 @@ uint32_t fs_inodes_count(struct fs_inodes *t)
     pthread_mutex_unlock(&t->lock);
     return c;
 }
+
+uint64_t fs_inode_find(struct fs_inodes *t, dev_t dev, ino_t ino)
+{
+    pthread_mutex_lock(&t->lock);
+    struct fs_inode *i = hash_find(t, dev, ino);
+    uint64_t nodeid = i ? i->nodeid : 0;
+    pthread_mutex_unlock(&t->lock);
+    return nodeid;
+}
+
+static uint32_t next_gen(uint32_t gen)
+{
+    return gen + 1 ? gen + 1 : 1; /* 0 is the root's, as in unhash() */
+}
+
+int fs_inodes_seed(struct fs_inodes *t, const struct fs_inode_seed *v, uint32_t n, uint32_t *bad)
+{
+    /* Checked first: the root's hnext is rewritten below, which is safe
+     * only while it is alone in its chain (no request runs meanwhile). */
+    if (fs_inodes_count(t) != 1)
+        return -EBUSY;
+    uint32_t top = ROOT_SLOT + 1, live = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t idx = (uint32_t)v[k].nodeid;
+        if (idx <= ROOT_SLOT || idx >= FS_MAX_INODES || !(v[k].nodeid >> 32) || !v[k].nlookup) {
+            *bad = k;
+            return -EINVAL;
+        }
+        top = idx + 1 > top ? idx + 1 : top;
+        live += v[k].fd >= 0;
+    }
+    uint32_t cap = 64;
+    while (cap < top)
+        cap *= 2; /* as grow() would have: FS_MAX_INODES is a power of two */
+    /* Built aside and swapped in, so a refusal halfway leaves the table as
+     * it was. */
+    struct fs_inode_slot *slots = calloc(cap, sizeof(*slots));
+    struct fs_inodes nt = {.nbuckets = cap, .buckets = calloc(cap, sizeof(struct fs_inode *))};
+    struct fs_inode **recs = calloc(n ? n : 1, sizeof(*recs));
+    int err = slots && nt.buckets && recs ? 0 : -ENOMEM;
+    for (uint32_t k = 0; !err && k < n; k++)
+        if (v[k].fd >= 0 && !(recs[k] = malloc(sizeof(**recs))))
+            err = -ENOMEM;
+    struct fs_inode *root = t->slots[ROOT_SLOT].ino;
+    if (!err) {
+        for (uint32_t k = ROOT_SLOT + 1; k < cap; k++)
+            slots[k].gen = 1;
+        slots[ROOT_SLOT].ino = root;
+        hash_insert(&nt, root);
+    }
+    /* next_free marks a slot taken until the free list is built. */
+    for (uint32_t k = 0; !err && k < n; k++) {
+        uint32_t idx = (uint32_t)v[k].nodeid, gen = (uint32_t)(v[k].nodeid >> 32);
+        struct fs_inode *i = recs[k];
+        if (slots[idx].next_free)
+            err = -EINVAL;
+        else if (i && hash_find(&nt, v[k].dev, v[k].ino))
+            err = -EEXIST;
+        if (err) {
+            *bad = k;
+            break;
+        }
+        /* A lost inode's slot moves on to the generation no nodeid the
+         * guest holds has. */
+        slots[idx] = (struct fs_inode_slot){.ino = i, .gen = i ? gen : next_gen(gen),
+                                            .next_free = 1};
+        if (!i)
+            continue;
+        *i = (struct fs_inode){.fd = v[k].fd, .dev = v[k].dev, .ino = v[k].ino, .type = v[k].type,
+                               .nodeid = v[k].nodeid, .nlookup = v[k].nlookup, .refs = 1,
+                               .hashed = true};
+        hash_insert(&nt, i);
+    }
+    if (err) {
+        root->hnext = NULL; /* the old table's only record, alone in its chain */
+        for (uint32_t k = 0; recs && k < n; k++)
+            free(recs[k]);
+        free(recs);
+        free(slots);
+        free(nt.buckets);
+        return err;
+    }
+    uint32_t head = 0;
+    for (uint32_t k = top - 1; k > ROOT_SLOT; k--) {
+        slots[k].next_free = 0;
+        if (!slots[k].ino) {
+            slots[k].next_free = head;
+            head = k;
+        }
+    }
+    pthread_mutex_lock(&t->lock);
+    free(t->slots);
+    free(t->buckets);
+    t->slots = slots;
+    t->nslots = top;
+    t->cap = cap;
+    t->free_head = head;
+    t->buckets = nt.buckets;
+    t->nbuckets = cap;
+    t->count = 1 + live;
+    pthread_mutex_unlock(&t->lock);
+    free(recs);
+    return 0;
+}

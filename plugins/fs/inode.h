@@ -18,9 +18,9 @@
  * queue never closes a descriptor that request is using: the record leaves
  * the table at once and is freed by the last fs_inode_put().
  *
- * For the snapshot to come, a record has room to remember how to find the
- * inode again (a file handle from name_to_handle_at() or a path); nothing
- * fills it yet.
+ * Snapshots (session.c) need no field here: how to find an inode again (a
+ * file handle, a path) is read from its descriptor when the session is
+ * saved, and fs_inodes_seed() rebuilds a table with the same nodeids.
  *
  * Threading: one mutex guards the table; every function may be called from
  * any thread. */
@@ -98,6 +98,31 @@ void fs_inode_forget(struct fs_inodes *t, uint64_t nodeid, uint64_t n);
 /* Every record but the root leaves the table (DESTROY, device reset);
  * records a request is using are freed by its fs_inode_put(). */
 void fs_inodes_drop_all(struct fs_inodes *t);
+
+/* The nodeid of the record of (dev, ino), or 0 when there is none. */
+uint64_t fs_inode_find(struct fs_inodes *t, dev_t dev, ino_t ino);
+
+/* One record for fs_inodes_seed(). */
+struct fs_inode_seed {
+    int fd;           /* O_PATH|O_NOFOLLOW descriptor, or -1: not found again */
+    dev_t dev;
+    ino_t ino;
+    mode_t type;
+    uint64_t nodeid;  /* slot 2 .. FS_MAX_INODES - 1, generation not 0 */
+    uint64_t nlookup; /* at least 1 */
+};
+
+/* Snapshot restore: a table that holds only the root gets the records of
+ * v[0..n) with exactly their nodeids and nlookup. A seed with fd -1 (an
+ * inode the guest knows but that was not found again) leaves its slot
+ * free with the generation moved on, so the guest's nodeid for it stays
+ * ESTALE and is never issued again. All or nothing: on error the table is
+ * unchanged and the descriptors are still the caller's; on success the
+ * records own them. Errors: -EBUSY the table holds more than the root;
+ * -EINVAL a nodeid that is the root's, out of range, generation 0, or a
+ * slot twice; -EEXIST two records (or one and the root) with the same
+ * (dev, ino); *bad is then the index in v. -ENOMEM. */
+int fs_inodes_seed(struct fs_inodes *t, const struct fs_inode_seed *v, uint32_t n, uint32_t *bad);
 
 /* Records in the table, the root included (tests). */
 uint32_t fs_inodes_count(struct fs_inodes *t);

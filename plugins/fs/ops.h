@@ -42,7 +42,11 @@ struct fs_server {
     struct fs_handles handles;
     pthread_mutex_t conn_lock;
     struct fs_conn conn;
+    bool no_handles; /* tests: fs_server_restore() finds inodes by path alone */
 };
+
+/* server.c: the INIT flags this server offers (its options decide some). */
+uint32_t fs_supported_flags(const struct fs_server *s);
 
 /* One request, as server.c hands it to an op. */
 struct fs_req {
@@ -147,6 +151,9 @@ int fs_op_write(struct fs_req *r);
 int fs_op_flush(struct fs_req *r);
 int fs_op_release(struct fs_req *r);
 int fs_op_fsync(struct fs_req *r);
+/* The bodies RELEASE/RELEASEDIR and FSYNC/FSYNCDIR share (ops_io.c). */
+int fs_release_fh(struct fs_req *r, bool dir);
+int fs_fsync_fh(struct fs_req *r, bool dir);
 int fs_op_fallocate(struct fs_req *r);
 int fs_op_lseek(struct fs_req *r);
 int fs_op_copy_file_range(struct fs_req *r);

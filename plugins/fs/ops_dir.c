@@ -140,20 +140,10 @@ int fs_op_readdirplus(struct fs_req *r)
 
 int fs_op_releasedir(struct fs_req *r)
 {
-    struct fuse_release_in in;
-    memcpy(&in, r->arg, sizeof(in));
-    return fs_handle_remove(&r->s->handles, in.fh, true);
+    return fs_release_fh(r, true);
 }
 
 int fs_op_fsyncdir(struct fs_req *r)
 {
-    struct fuse_fsync_in in;
-    memcpy(&in, r->arg, sizeof(in));
-    struct fs_handle *h = fs_handle_get(&r->s->handles, in.fh, true);
-    if (!h)
-        return -EBADF;
-    int rc = (in.fsync_flags & FUSE_FSYNC_FDATASYNC) ? fdatasync(h->fd) : fsync(h->fd);
-    int err = rc ? fs_errno() : 0;
-    fs_handle_put(&r->s->handles, h);
-    return err;
+    return fs_fsync_fh(r, true);
 }

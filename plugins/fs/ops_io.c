@@ -254,24 +254,36 @@ int fs_op_flush(struct fs_req *r)
     return 0;
 }
 
-int fs_op_release(struct fs_req *r)
+/* RELEASE and RELEASEDIR, FSYNC and FSYNCDIR: the same but for the kind
+ * of fh they take (a file's for one, a directory's for the other). */
+int fs_release_fh(struct fs_req *r, bool dir)
 {
     struct fuse_release_in in;
     memcpy(&in, r->arg, sizeof(in));
-    return fs_handle_remove(&r->s->handles, in.fh, false);
+    return fs_handle_remove(&r->s->handles, in.fh, dir);
 }
 
-int fs_op_fsync(struct fs_req *r)
+int fs_fsync_fh(struct fs_req *r, bool dir)
 {
     struct fuse_fsync_in in;
     memcpy(&in, r->arg, sizeof(in));
-    struct fs_handle *h = fs_handle_get(&r->s->handles, in.fh, false);
+    struct fs_handle *h = fs_handle_get(&r->s->handles, in.fh, dir);
     if (!h)
         return -EBADF;
     int rc = (in.fsync_flags & FUSE_FSYNC_FDATASYNC) ? fdatasync(h->fd) : fsync(h->fd);
     int err = rc ? fs_errno() : 0;
     fs_handle_put(&r->s->handles, h);
     return err;
+}
+
+int fs_op_release(struct fs_req *r)
+{
+    return fs_release_fh(r, false);
+}
+
+int fs_op_fsync(struct fs_req *r)
+{
+    return fs_fsync_fh(r, false);
 }
 
 int fs_op_fallocate(struct fs_req *r)

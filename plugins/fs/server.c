@@ -134,7 +134,7 @@ static const struct fs_op *find_op(uint32_t opcode)
  * host would not when plugvm is root); SPLICE_*, IOCTL_DIR, NO_OPEN_SUPPORT,
  * SUBMOUNTS, SETXATTR_EXT, INIT_EXT and the other later ones (nothing here
  * uses them). */
-static uint32_t supported_flags(const struct fs_server *s)
+uint32_t fs_supported_flags(const struct fs_server *s)
 {
     uint32_t f = FUSE_ASYNC_READ | FUSE_POSIX_LOCKS | FUSE_ATOMIC_O_TRUNC | FUSE_EXPORT_SUPPORT |
                  FUSE_BIG_WRITES | FUSE_ASYNC_DIO | FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES;
@@ -160,7 +160,7 @@ static int op_init(struct fs_req *r)
     if (in.minor < FS_MIN_GUEST_MINOR)
         return -EPROTO;
     o.minor = in.minor < FS_PROTO_MINOR ? in.minor : FS_PROTO_MINOR;
-    o.flags = in.flags & supported_flags(r->s);
+    o.flags = in.flags & fs_supported_flags(r->s);
     o.max_readahead = in.max_readahead < FS_MAX_WRITE ? in.max_readahead : FS_MAX_WRITE;
     o.max_write = FS_MAX_WRITE;
     o.time_gran = 1; /* the host's timestamps are nanoseconds */

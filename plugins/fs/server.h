@@ -120,6 +120,71 @@ size_t fs_server_handle(struct fs_server *s, const struct iovec *in, int nin,
  * stopped. */
 void fs_server_reset(struct fs_server *s);
 
+/* Snapshots: the FUSE session carried into a new process. The guest does
+ * not send INIT again and keeps the nodeids and fhs it holds, so a server
+ * made for the restored VM (fs_server_new() with the same options on the
+ * same source) takes them over with fs_server_restore().
+ *
+ * Carried: INIT's outcome (whether it happened, the minor, the flags,
+ * max_write); every nodeid (slot and generation) with its nlookup, its
+ * inode's (st_dev, st_ino) and file type, and how to find it again (a file
+ * handle from name_to_handle_at() where source's file system gives one,
+ * and its path relative to source); every fh (its exact number, its
+ * inode's nodeid, its open flags, file or directory).
+ * Not carried: OFD locks taken through an fh (they die with the old
+ * process: the guest's locks are gone, as after a host crash); a
+ * directory fh's position (each READDIR seeks to the offset the guest
+ * passes, a telldir cookie that a new descriptor of the same directory
+ * takes as well); the root's nlookup (never forgotten). Inodes that cannot
+ * be found again with the same (st_dev, st_ino) and type, inside source,
+ * are left out: the guest gets ESTALE for their nodeids and EBADF for fhs
+ * on them, as for a file removed under it on a network file system.
+ *
+ * The buffer is this library's own format (session.c), versioned and
+ * little-endian; the plugin stores it as one byte string. */
+
+/* Serializes the session. No fs_server_handle() may run meanwhile (the
+ * device's workers parked). Reads each inode's file handle and path from
+ * its descriptor: one name_to_handle_at() and one readlink() of
+ * /proc/self/fd per nodeid. On success returns 0 with *buf a malloc()ed
+ * buffer (the caller frees it) and *len its bytes: 48, plus 44 and a few
+ * dozen per nodeid, plus 24 per fh. Errors: -ENOMEM, or the errno of
+ * fstat() on source; *buf NULL, *len 0 and a message in err (at most
+ * errlen bytes, NUL-terminated). */
+int fs_server_save(struct fs_server *s, uint8_t **buf, size_t *len, char *err, size_t errlen);
+
+/* Rebuilds the session saved in buf[0..len) on a fresh server: one just
+ * made by fs_server_new(), before any request (or one a failed restore
+ * left). No fs_server_handle() may run meanwhile. buf may come from a
+ * damaged file: everything in it is checked before anything is applied,
+ * and on any error the server is left as it was (only the root, no fh,
+ * waiting for INIT).
+ * How an inode is found again: by its file handle (open_by_handle_at() on
+ * source, which needs CAP_DAC_READ_SEARCH; it follows renames), checked to
+ * lie inside source (a directory by walking ".." up to source's root, any
+ * other file by walking its current path down from the root again); then,
+ * where the handle is refused (EPERM), unsupported or not inside source,
+ * by its saved path, one component at a time beneath source without
+ * following symlinks, as LOOKUP resolves names. Either way it must have
+ * the saved (st_dev, st_ino) and type. A handle the file system calls
+ * stale (the inode was deleted) is not retried by path. An unlinked file
+ * is never found (its place in source cannot be shown). An fh is opened
+ * again through its inode with its saved flags (less O_CREAT, O_EXCL and
+ * O_TRUNC); one whose inode was left out, or that cannot be opened, is
+ * left out too. If source's root is no longer the saved (st_dev, st_ino),
+ * every nodeid and fh is left out. The numbers of those left out are never
+ * issued again.
+ * On success returns 0 and, when lost is not NULL, *lost is how many
+ * nodeids and fhs were left out (for one log line). Errors: -EBUSY the
+ * server is not fresh; -EINVAL the buffer is not a session this server
+ * takes: bad magic or version, truncated, a count or length past its
+ * bound or the buffer, a nodeid or fh this server could not have issued,
+ * one twice, INIT flags these options do not offer, an fh on a nodeid not
+ * in the buffer, bytes left over; -ENOMEM. The message in err names the
+ * part, e.g. "fs session: inode 3 of 12 (nodeid 0x100000004): truncated". */
+int fs_server_restore(struct fs_server *s, const uint8_t *buf, size_t len, unsigned *lost,
+                      char *err, size_t errlen);
+
 /* Closes everything. No fs_server_handle() may be running. NULL is
  * ignored. */
 void fs_server_free(struct fs_server *s);

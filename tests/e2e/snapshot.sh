@@ -63,10 +63,10 @@ fail() { echo "$*"; exit 1; }
 
 # The answer the guest gives to line N, TEXT:
 # "E2E-SNAPSHOT-ECHO TOKEN N TEXT up UPTIME gen ID ged COUNT fork COUNT".
-answer() { echo "^E2E-SNAPSHOT-ECHO $token $1 $2 up [0-9.]* gen [0-9a-z]* ged [0-9a-z]* fork [0-9]*\$"; }
+answer() { echo "^E2E-SNAPSHOT-ECHO $token $1 $2 up [0-9.]* gen [0-9a-z]* ged [0-9a-z]* fork [0-9]*\( fs .*\)\?\$"; }
 field() { # FILE N NAME: the word after NAME in the answer to line N
     con "$1" | grep "^E2E-SNAPSHOT-ECHO $token $2 .* up [0-9.]* gen " | head -n 1 |
-        awk -v k="$3" '{ for (i = NF - 7; i < NF; i++) if ($i == k) { print $(i + 1); exit } }'
+        awk -v k="$3" '{ for (i = 6; i < NF; i++) if ($i == k) { print $(i + 1); exit } }'
 }
 guest_up() { field "$1" "$2" up; } # FILE N: the guest's uptime in its answer to line N
 
@@ -132,6 +132,16 @@ case $gen1$gen2 in *[!0-9a-f]*|"") fail "the guest could not read the VM generat
     fail "the VM generation ID did not change on restore ($gen1 before, $gen2 after)"
 [ "$ged1" != none ] && [ "$ged3" = $((ged1 + 1)) ] ||
     fail "the GED's interrupt (ACPI:Ged in /proc/interrupts) went from $ged1 to $ged3 on restore, not up by one"
+# fs_snapshot.sh: the share's open file and current directory go on
+# through the restore: each answer read the next line of lines.txt on the
+# descriptor opened before the snapshot, and listed the directory it was in.
+if [ "${E2E_FS_SNAPSHOT:-0}" = 1 ]; then
+    for a in run:1 restore:2 restore:3; do
+        f=$(con "$out/console.${a%:*}" | grep "^E2E-SNAPSHOT-ECHO $token ${a#*:} " | head -n 1 | sed -n 's/.* fs //p')
+        [ "$f" = "line-${a#*:} a.txt," ] ||
+            fail "answer ${a#*:} (${a%:*}): the share's open file and directory gave '$f', not 'line-${a#*:} a.txt,'"
+    done
+fi
 if [ "${E2E_VMGENID_DRIVER:-0}" = 1 ]; then
     [ "$fork1" = 0 ] && [ "$fork3" -ge 1 ] ||
         fail "the kernel's vmgenid driver did not reseed on restore: 'virtual machine fork' logged $fork1 times before, $fork3 after"

@@ -31,6 +31,7 @@
 
 #include "ops.h"
 #include "server.h"
+#include "fs_fuzz_tree.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -39,42 +40,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * more, within what the guest's own disk would hold. */
 #define MAX_ALLOC (1u << 20)
 
-static char base[64], src[96];
-static struct stat forbidden[3]; /* the canary, base, "/" */
-
 static void put(const char *rel, const char *content)
 {
-    char p[160];
-    snprintf(p, sizeof(p), "%s/%s", src, rel);
-    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0 || write(fd, content, strlen(content)) < 0)
-        abort();
-    close(fd);
-}
-
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f);
-
-static void remove_base(void)
-{
-    nftw(base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    put_file(src, rel, content);
 }
 
 static void once(void)
 {
-    const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    snprintf(base, sizeof(base), "%s/plugvm-fuzz-fs-XXXXXX", dir);
-    if (!mkdtemp(base))
-        abort();
-    snprintf(src, sizeof(src), "%s/src", base);
-    char p[160];
-    snprintf(p, sizeof(p), "%s/canary", base);
-    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0 || write(fd, "CANARY", 6) != 6)
-        abort();
-    close(fd);
-    if (stat(p, &forbidden[0]) || stat(base, &forbidden[1]) || stat("/", &forbidden[2]))
-        abort();
-    atexit(remove_base);
+    make_base("fuzz-fs");
     /* A backstop for sizes the clamps below miss; the signal would kill
      * the fuzzer where the server expects EFBIG. */
     signal(SIGXFSZ, SIG_IGN);
@@ -97,16 +70,6 @@ static void make_tree(void)
     symlink("../..", p);
 }
 
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    remove(p);
-    return 0;
-}
-
-/* What the guest made unreadable (SETATTR mode 0) must still go. */
 static int chmod_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
     (void)st;
@@ -114,26 +77,6 @@ static int chmod_cb(const char *p, const struct stat *st, int flag, struct FTW *
     if (flag == FTW_D || flag == FTW_DNR)
         chmod(p, 0700);
     return 0;
-}
-
-static void check_fd(int fd)
-{
-    struct stat st;
-    if (fstat(fd, &st))
-        abort();
-    for (int i = 0; i < 3; i++)
-        if (st.st_dev == forbidden[i].st_dev && st.st_ino == forbidden[i].st_ino)
-            abort(); /* escaped source */
-}
-
-static void check_confined(struct fs_server *s)
-{
-    for (uint32_t k = 1; k < s->inodes.nslots; k++)
-        if (s->inodes.slots[k].ino)
-            check_fd(s->inodes.slots[k].ino->fd);
-    for (uint32_t k = 1; k < s->handles.nslots; k++)
-        if (s->handles.slots[k].h)
-            check_fd(s->handles.slots[k].h->fd);
 }
 
 /* Large but valid sizes trimmed so one input cannot fill the host. */

@@ -1638,6 +1638,509 @@ static void concurrent(void **state)
     assert_int_equal(fs_handles_count(&fx->s->handles), 0);
 }
 
+/* ---- the session across a snapshot (fs_server_save/restore) ---- */
+
+/* The format's fixed sizes (session.c): where the tests reach in. */
+#define SESS_HDR 48u
+#define SESS_INO 44u
+#define SESS_FH 24u
+
+/* The server freed and made again on the same source, as a restored
+ * VM's new process does; no INIT. */
+static void renew(struct fx *fx)
+{
+    fs_server_free(fx->s);
+    char err[256];
+    struct fs_server_opts o = {.source = fx->src, .cache = FS_CACHE_AUTO, .xattr = true};
+    fx->s = fs_server_new(&o, err, sizeof(err));
+    assert_non_null(fx->s);
+}
+
+static void save(struct fx *fx, uint8_t **buf, size_t *len)
+{
+    char err[256] = "";
+    assert_int_equal(fs_server_save(fx->s, buf, len, err, sizeof(err)), 0);
+    assert_non_null(*buf);
+    assert_true(*len >= SESS_HDR);
+}
+
+/* fs_server_restore(); on failure err must say what, under our prefix. */
+static int restore(struct fx *fx, const uint8_t *buf, size_t len, unsigned *lost)
+{
+    char err[256] = "";
+    unsigned l = 12345;
+    int rc = fs_server_restore(fx->s, buf, len, &l, err, sizeof(err));
+    if (rc) {
+        assert_true(rc < 0);
+        assert_non_null(strstr(err, "fs session: "));
+    } else if (lost) {
+        *lost = l;
+    }
+    return rc;
+}
+
+/* Nothing restored: no INIT, only the root, no fh. */
+static void assert_fresh(struct fx *fx)
+{
+    assert_int_equal(getattr(fx, FUSE_ROOT_ID, NULL), -EIO);
+    assert_int_equal(fs_inodes_count(&fx->s->inodes), 1);
+    assert_int_equal(fs_handles_count(&fx->s->handles), 0);
+}
+
+/* One READDIR: names appended to names (n of them so far), the last
+ * entry's offset in *off. Returns the new count, or -errno. */
+static int readdir_once(struct fx *fx, uint64_t dir, uint64_t fh, uint64_t *off, uint32_t size,
+                        char names[][64], int n)
+{
+    struct fuse_read_in in = {.fh = fh, .offset = *off, .size = size};
+    int err = call(fx, FUSE_READDIR, dir, P(in), NOPART, NOPART);
+    if (err)
+        return err;
+    uint8_t *p = payload(fx);
+    for (size_t at = 0; at < fx->plen;) {
+        struct fuse_dirent de;
+        memcpy(&de, p + at, sizeof(de));
+        assert_true(de.namelen > 0 && de.namelen < 64 && n < 32);
+        memcpy(names[n], p + at + FUSE_NAME_OFFSET, de.namelen);
+        names[n++][de.namelen] = 0;
+        *off = de.off;
+        at += FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET + de.namelen);
+    }
+    return n;
+}
+
+static uint64_t le(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void set_le(uint8_t *p, uint64_t v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Offset of the inode entry for nodeid in a saved buffer. */
+static size_t ino_at(const uint8_t *buf, size_t len, uint64_t nodeid)
+{
+    uint32_t n = (uint32_t)le(buf + 40, 4);
+    size_t at = SESS_HDR;
+    for (uint32_t k = 0; k < n; k++) {
+        assert_true(at + SESS_INO <= len);
+        if (le(buf + at, 8) == nodeid)
+            return at;
+        at += SESS_INO + le(buf + at + 40, 2) + le(buf + at + 42, 2);
+    }
+    fail_msg("nodeid 0x%llx not saved", (unsigned long long)nodeid);
+    return 0;
+}
+
+/* The descriptors the server holds: none may be the canary or source's
+ * parent. */
+static void assert_confined(struct fx *fx)
+{
+    char p[128];
+    struct stat canary, base, st;
+    snprintf(p, sizeof(p), "%s/canary", fx->base);
+    assert_int_equal(stat(p, &canary), 0);
+    assert_int_equal(stat(fx->base, &base), 0);
+    struct fs_server *s = fx->s;
+    for (uint32_t k = 1; k < s->inodes.nslots + s->handles.nslots; k++) {
+        int fd = k < s->inodes.nslots ? (s->inodes.slots[k].ino ? s->inodes.slots[k].ino->fd : -1)
+                 : s->handles.slots[k - s->inodes.nslots].h
+                     ? s->handles.slots[k - s->inodes.nslots].h->fd
+                     : -1;
+        if (fd < 0)
+            continue;
+        assert_int_equal(fstat(fd, &st), 0);
+        assert_false(st.st_dev == canary.st_dev && st.st_ino == canary.st_ino);
+        assert_false(st.st_dev == base.st_dev && st.st_ino == base.st_ino);
+    }
+}
+
+static void session_round_trip(void **state)
+{
+    struct fx *fx = *state;
+    char p[64];
+    assert_int_equal(mkdir(strcat(strcpy(p, fx->src), "/d"), 0755), 0);
+    for (int i = 0; i < 6; i++) {
+        snprintf(p, sizeof(p), "d/entry-%d", i);
+        put_src(fx, p, "x");
+    }
+    put_src(fx, "d/file", "restored data");
+    struct fuse_entry_out d, f;
+    assert_int_equal(lookup(fx, FUSE_ROOT_ID, "d", &d), 0);
+    assert_int_equal(lookup(fx, d.nodeid, "file", &f), 0);
+    assert_int_equal(lookup(fx, d.nodeid, "file", &f), 0); /* nlookup 2 */
+    uint64_t fh, dfh;
+    assert_int_equal(do_open(fx, f.nodeid, O_RDWR, &fh), 0);
+    assert_int_equal(do_opendir(fx, d.nodeid, &dfh), 0);
+    /* A READDIR that stops partway: the guest resumes from off. */
+    static char names[32][64];
+    uint64_t off = 0;
+    int n = readdir_once(fx, d.nodeid, dfh, &off, 100, names, 0);
+    assert_true(n >= 2 && n < 9);
+    uint8_t *buf;
+    size_t len;
+    save(fx, &buf, &len);
+    renew(fx);
+    assert_fresh(fx);
+    unsigned lost = 99;
+    assert_int_equal(restore(fx, buf, len, &lost), 0);
+    assert_int_equal(lost, 0);
+    assert_int_equal(fs_inodes_count(&fx->s->inodes), 3);
+    assert_int_equal(fs_handles_count(&fx->s->handles), 2);
+    /* No INIT, and the old numbers answer. */
+    struct fuse_attr a;
+    assert_int_equal(getattr(fx, FUSE_ROOT_ID, NULL), 0);
+    assert_int_equal(getattr(fx, d.nodeid, &a), 0);
+    assert_int_equal(a.ino, d.attr.ino);
+    assert_int_equal(getattr(fx, f.nodeid, &a), 0);
+    assert_int_equal(a.ino, f.attr.ino);
+    char data[32] = {0};
+    assert_int_equal(do_read(fx, f.nodeid, fh, 0, data, sizeof(data)), 13);
+    assert_string_equal(data, "restored data");
+    assert_int_equal(do_write(fx, f.nodeid, fh, 0, "R", 1), 1); /* still O_RDWR */
+    /* The dir fh goes on from the guest's offset: every entry once. */
+    int m = readdir_once(fx, d.nodeid, dfh, &off, 4096, names, n);
+    assert_int_equal(m, 9);
+    for (int i = 0; i < m; i++)
+        for (int j = i + 1; j < m; j++)
+            assert_string_not_equal(names[i], names[j]);
+    off = 0;
+    assert_int_equal(readdir_once(fx, d.nodeid, dfh, &off, 4096, names, 0), 9);
+    /* Nothing new collides with the restored numbers. */
+    struct fuse_entry_out e;
+    uint64_t fh2;
+    assert_int_equal(lookup(fx, d.nodeid, "entry-0", &e), 0);
+    assert_true(e.nodeid != d.nodeid && e.nodeid != f.nodeid && e.nodeid != FUSE_ROOT_ID);
+    assert_int_equal(do_open(fx, e.nodeid, O_RDONLY, &fh2), 0);
+    assert_true(fh2 != fh && fh2 != dfh);
+    /* nlookup came across: two FORGETs of one each end the nodeid. */
+    forget(fx, f.nodeid, 1);
+    assert_int_equal(getattr(fx, f.nodeid, NULL), 0);
+    forget(fx, f.nodeid, 1);
+    assert_int_equal(getattr(fx, f.nodeid, NULL), -ESTALE);
+    assert_int_equal(do_release(fx, f.nodeid, fh, false), 0);
+    assert_int_equal(do_release(fx, d.nodeid, dfh, true), 0);
+    /* A server with a session takes no second one. */
+    assert_int_equal(restore(fx, buf, len, NULL), -EBUSY);
+    free(buf);
+}
+
+/* A file and a directory moved by the host between save and restore:
+ * found by file handle (as root, which may use them); by path alone
+ * (forced), lost. */
+static void session_renamed(void **state)
+{
+    struct fx *fx = *state;
+    char a[256], b[256];
+    path_in(fx, a, sizeof(a), "sub");
+    assert_int_equal(mkdir(a, 0755), 0);
+    for (int paths_only = 0; paths_only < 2; paths_only++) {
+        char fname[16], dname[16];
+        snprintf(fname, sizeof(fname), "r%d", paths_only);
+        snprintf(dname, sizeof(dname), "dd%d", paths_only);
+        put_src(fx, fname, "moving");
+        path_in(fx, a, sizeof(a), dname);
+        assert_int_equal(mkdir(a, 0755), 0);
+        if (paths_only) {
+            renew(fx);
+            assert_int_equal(init_with(fx, 7, 31, 0xffffffffu, NULL), 0);
+        }
+        struct fuse_entry_out f, d;
+        uint64_t fh, dfh;
+        assert_int_equal(lookup(fx, FUSE_ROOT_ID, fname, &f), 0);
+        assert_int_equal(lookup(fx, FUSE_ROOT_ID, dname, &d), 0);
+        assert_int_equal(do_open(fx, f.nodeid, O_RDONLY, &fh), 0);
+        assert_int_equal(do_opendir(fx, d.nodeid, &dfh), 0);
+        uint8_t *buf;
+        size_t len;
+        save(fx, &buf, &len);
+        renew(fx);
+        path_in(fx, a, sizeof(a), fname);
+        path_in(fx, b, sizeof(b), "sub/renamed-file");
+        assert_int_equal(rename(a, b), 0);
+        path_in(fx, a, sizeof(a), dname);
+        path_in(fx, b, sizeof(b), "sub/renamed-dir");
+        assert_int_equal(rename(a, b), 0);
+        fx->s->no_handles = paths_only;
+        unsigned lost = 99;
+        assert_int_equal(restore(fx, buf, len, &lost), 0);
+        free(buf);
+        char data[16] = {0};
+        uint64_t off = 0;
+        static char names[32][64];
+        if (!paths_only && geteuid() == 0) {
+            assert_int_equal(lost, 0);
+            assert_int_equal(getattr(fx, f.nodeid, NULL), 0);
+            assert_int_equal(do_read(fx, f.nodeid, fh, 0, data, sizeof(data)), 6);
+            assert_string_equal(data, "moving");
+            assert_int_equal(getattr(fx, d.nodeid, NULL), 0);
+            assert_int_equal(readdir_once(fx, d.nodeid, dfh, &off, 4096, names, 0), 2);
+        } else if (paths_only) {
+            /* Their saved paths now name nothing. */
+            assert_int_equal(lost, 4);
+            assert_int_equal(getattr(fx, f.nodeid, NULL), -ESTALE);
+            assert_int_equal(do_read(fx, f.nodeid, fh, 0, data, sizeof(data)), -EBADF);
+            assert_int_equal(getattr(fx, d.nodeid, NULL), -ESTALE);
+            assert_int_equal(readdir_once(fx, d.nodeid, dfh, &off, 4096, names, 0), -EBADF);
+        }
+        path_in(fx, a, sizeof(a), "sub/renamed-file");
+        unlink(a);
+        path_in(fx, a, sizeof(a), "sub/renamed-dir");
+        rmdir(a);
+    }
+}
+
+/* A file deleted between save and restore is lost, its nodeid ESTALE and
+ * never issued again; the rest comes back. */
+static void session_deleted(void **state)
+{
+    struct fx *fx = *state;
+    put_src(fx, "gone", "soon");
+    struct fuse_entry_out g, h;
+    uint64_t gfh, hfh;
+    assert_int_equal(lookup(fx, FUSE_ROOT_ID, "gone", &g), 0);
+    assert_int_equal(lookup(fx, FUSE_ROOT_ID, "hello.txt", &h), 0);
+    assert_int_equal(do_open(fx, g.nodeid, O_RDONLY, &gfh), 0);
+    assert_int_equal(do_open(fx, h.nodeid, O_RDONLY, &hfh), 0);
+    uint8_t *buf;
+    size_t len;
+    save(fx, &buf, &len);
+    renew(fx);
+    char p[256];
+    path_in(fx, p, sizeof(p), "gone");
+    assert_int_equal(unlink(p), 0);
+    unsigned lost = 99;
+    assert_int_equal(restore(fx, buf, len, &lost), 0);
+    free(buf);
+    assert_int_equal(lost, 2);
+    char data[16];
+    assert_int_equal(getattr(fx, g.nodeid, NULL), -ESTALE);
+    assert_int_equal(do_read(fx, g.nodeid, gfh, 0, data, sizeof(data)), -EBADF);
+    assert_int_equal(do_release(fx, g.nodeid, gfh, false), -EBADF);
+    assert_int_equal(getattr(fx, h.nodeid, NULL), 0);
+    assert_int_equal(do_read(fx, h.nodeid, hfh, 0, data, sizeof(data)), 12);
+    /* New files may take the lost slots, never the lost numbers. */
+    for (int i = 0; i < 4; i++) {
+        char name[16];
+        struct fuse_entry_out e;
+        uint64_t fh;
+        snprintf(name, sizeof(name), "new%d", i);
+        assert_int_equal(do_create(fx, FUSE_ROOT_ID, name, O_RDWR, 0644, &e, &fh), 0);
+        assert_true(e.nodeid != g.nodeid && e.nodeid != h.nodeid);
+        assert_true(fh != gfh && fh != hfh);
+    }
+}
+
+/* A session buffer damaged in every way a file may be: refused with a
+ * message, the server left fresh; never a crash. */
+static void session_damaged(void **state)
+{
+    struct fx *fx = *state;
+    struct fuse_entry_out d, f;
+    uint64_t fh, dfh;
+    assert_int_equal(do_mkdir(fx, FUSE_ROOT_ID, "d", 0755, &d), 0);
+    assert_int_equal(do_create(fx, d.nodeid, "f", O_RDWR, 0644, &f, &fh), 0);
+    assert_int_equal(do_opendir(fx, d.nodeid, &dfh), 0);
+    uint8_t *buf;
+    size_t len;
+    save(fx, &buf, &len);
+    renew(fx);
+    uint8_t *m = malloc(len + 8);
+    assert_non_null(m);
+    /* Every truncation. */
+    for (size_t l = 0; l < len; l++) {
+        assert_true(restore(fx, buf, l, NULL) < 0);
+        assert_fresh(fx);
+    }
+    assert_true(restore(fx, NULL, 0, NULL) < 0);
+    /* A byte too many. */
+    memcpy(m, buf, len);
+    m[len] = 0;
+    assert_int_equal(restore(fx, m, len + 1, NULL), -EINVAL);
+    struct {
+        size_t at;
+        unsigned n;
+        uint64_t v;
+    } bad[] = {
+        {0, 1, 'Q'},                       /* magic */
+        {4, 4, 2},                         /* version */
+        {8, 4, 2},                         /* ready flag */
+        {12, 4, 30},                       /* minor */
+        {16, 4, 0x80000000u},              /* a flag never offered */
+        {20, 4, FS_MAX_WRITE + 1},         /* max_write */
+        {40, 4, 3},                        /* one inode more */
+        {40, 4, 1},                        /* one fewer */
+        {40, 4, 0xffffffffu},              /* absurd counts */
+        {44, 4, 0xffffffffu},
+        {44, 4, 3},
+        {SESS_HDR, 4, 1},                  /* slot 1: the root's */
+        {SESS_HDR + 4, 4, 0},              /* generation 0 */
+        {SESS_HDR + 8, 8, 0},              /* nlookup 0 */
+        {SESS_HDR + 32, 4, 0170000},       /* no file type */
+        {SESS_HDR + 40, 2, 129},           /* handle past MAX_HANDLE_SZ */
+        {SESS_HDR + 42, 2, 0xffff},        /* absurd path length */
+        {SESS_HDR + 42, 2, 4000},          /* a path past the buffer */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memcpy(m, buf, len);
+        set_le(m + bad[i].at, bad[i].v, bad[i].n);
+        assert_int_equal(restore(fx, m, len, NULL), -EINVAL);
+        assert_fresh(fx);
+    }
+    /* The fhs: the dir fh (saved second) on the file's nodeid, an fh on
+     * a nodeid not saved, flags no fh has, and one slot twice. */
+    size_t fhs = len - 2 * SESS_FH;
+    uint64_t fn = le(buf + fhs + 8, 8);
+    struct {
+        size_t at;
+        unsigned n;
+        uint64_t v;
+    } badfh[] = {
+        {fhs + SESS_FH + 8, 8, fn},
+        {fhs + 8, 8, 0x0000000700000009ull},
+        {fhs + 16, 4, O_CREAT},
+        {fhs + 20, 4, 7},
+        {fhs + SESS_FH, 8, le(buf + fhs, 8)},
+        {fhs, 8, 0},
+    };
+    for (size_t i = 0; i < sizeof(badfh) / sizeof(badfh[0]); i++) {
+        memcpy(m, buf, len);
+        set_le(m + badfh[i].at, badfh[i].v, badfh[i].n);
+        assert_int_equal(restore(fx, m, len, NULL), -EINVAL);
+        assert_fresh(fx);
+    }
+    /* Two nodeids on one inode: d's entry again as slot 9. */
+    size_t di = ino_at(buf, len, d.nodeid), fi = ino_at(buf, len, f.nodeid);
+    size_t dlen = fi - di, ins = len - 2 * SESS_FH;
+    uint8_t *two = malloc(len + dlen);
+    assert_non_null(two);
+    memcpy(two, buf, ins);
+    memcpy(two + ins, buf + di, dlen);
+    memcpy(two + ins + dlen, buf + ins, len - ins);
+    set_le(two + 40, le(buf + 40, 4) + 1, 4);
+    set_le(two + ins, 0x100000009ull, 8);
+    assert_int_equal(restore(fx, two, len + dlen, NULL), -EINVAL);
+    assert_fresh(fx);
+    free(two);
+    /* A nodeid on the root's inode, by the root's handle. */
+    struct {
+        struct file_handle fh;
+        unsigned char b[MAX_HANDLE_SZ];
+    } rh = {.fh.handle_bytes = MAX_HANDLE_SZ};
+    int mnt;
+    struct stat rst;
+    assert_int_equal(stat(fx->src, &rst), 0);
+    if (!name_to_handle_at(AT_FDCWD, fx->src, &rh.fh, &mnt, 0) &&
+        rh.fh.handle_bytes == le(buf + di + 40, 2)) {
+        memcpy(m, buf, len);
+        set_le(m + di + 16, (uint64_t)rst.st_dev, 8);
+        set_le(m + di + 24, (uint64_t)rst.st_ino, 8);
+        set_le(m + di + 36, (uint32_t)rh.fh.handle_type, 4);
+        memcpy(m + di + SESS_INO, rh.fh.f_handle, rh.fh.handle_bytes);
+        assert_int_equal(restore(fx, m, len, NULL), -EINVAL);
+        assert_fresh(fx);
+    }
+    /* Every byte flipped: refused or restored, never a crash or an escape. */
+    for (size_t i = 0; i < len; i++) {
+        memcpy(m, buf, len);
+        m[i] ^= 0xff;
+        if (restore(fx, m, len, NULL) == 0) {
+            assert_confined(fx);
+            renew(fx);
+        }
+        assert_fresh(fx);
+    }
+    /* And after all that, the real one. */
+    unsigned lost = 99;
+    assert_int_equal(restore(fx, buf, len, &lost), 0);
+    assert_int_equal(lost, 0);
+    assert_int_equal(getattr(fx, f.nodeid, NULL), 0);
+    free(m);
+    free(buf);
+}
+
+/* A buffer that names a file outside source, by path ("../canary") or by
+ * file handle (the canary's, a directory's above source): left out, and
+ * no later request reaches it. */
+static void session_outside(void **state)
+{
+    struct fx *fx = *state;
+    struct fuse_entry_out h, d;
+    uint64_t fh, dfh;
+    assert_int_equal(lookup(fx, FUSE_ROOT_ID, "hello.txt", &h), 0);
+    assert_int_equal(do_mkdir(fx, FUSE_ROOT_ID, "d", 0755, &d), 0);
+    assert_int_equal(do_open(fx, h.nodeid, O_RDONLY, &fh), 0);
+    assert_int_equal(do_opendir(fx, d.nodeid, &dfh), 0);
+    uint8_t *buf;
+    size_t len;
+    save(fx, &buf, &len);
+    char canary[128];
+    snprintf(canary, sizeof(canary), "%s/canary", fx->base);
+    struct stat cst, bst;
+    assert_int_equal(stat(canary, &cst), 0);
+    assert_int_equal(stat(fx->base, &bst), 0);
+    size_t hi = ino_at(buf, len, h.nodeid), di = ino_at(buf, len, d.nodeid);
+    assert_int_equal(le(buf + hi + 42, 2), 9);
+    assert_memory_equal(buf + hi + SESS_INO + le(buf + hi + 40, 2), "hello.txt", 9);
+    for (int variant = 0; variant < 3; variant++) {
+        uint8_t *m = malloc(len);
+        assert_non_null(m);
+        memcpy(m, buf, len);
+        /* hello.txt's entry: the canary's inode at "../canary". */
+        set_le(m + hi + 16, (uint64_t)cst.st_dev, 8);
+        set_le(m + hi + 24, (uint64_t)cst.st_ino, 8);
+        memcpy(m + hi + SESS_INO + le(m + hi + 40, 2), "../canary", 9);
+        if (variant == 2) {
+            /* And real handles of what lies outside: the canary for the
+             * file, source's parent for the directory. */
+            struct {
+                struct file_handle fh;
+                unsigned char b[MAX_HANDLE_SZ];
+            } ch = {.fh.handle_bytes = MAX_HANDLE_SZ}, bh = {.fh.handle_bytes = MAX_HANDLE_SZ};
+            int mnt;
+            if (name_to_handle_at(AT_FDCWD, canary, &ch.fh, &mnt, 0) ||
+                name_to_handle_at(AT_FDCWD, fx->base, &bh.fh, &mnt, 0)) {
+                free(m);
+                continue; /* no handles on this file system */
+            }
+            assert_int_equal(ch.fh.handle_bytes, le(m + hi + 40, 2));
+            assert_int_equal(bh.fh.handle_bytes, le(m + di + 40, 2));
+            set_le(m + hi + 36, (uint32_t)ch.fh.handle_type, 4);
+            memcpy(m + hi + SESS_INO, ch.fh.f_handle, ch.fh.handle_bytes);
+            set_le(m + di + 16, (uint64_t)bst.st_dev, 8);
+            set_le(m + di + 24, (uint64_t)bst.st_ino, 8);
+            set_le(m + di + 36, (uint32_t)bh.fh.handle_type, 4);
+            memcpy(m + di + SESS_INO, bh.fh.f_handle, bh.fh.handle_bytes);
+        }
+        renew(fx);
+        fx->s->no_handles = variant == 1;
+        unsigned lost = 99;
+        assert_int_equal(restore(fx, m, len, &lost), 0);
+        assert_int_equal(lost, variant == 2 ? 4 : 2);
+        assert_confined(fx);
+        char data[64] = {0};
+        assert_int_equal(getattr(fx, h.nodeid, NULL), -ESTALE);
+        assert_int_equal(do_read(fx, h.nodeid, fh, 0, data, sizeof(data)), -EBADF);
+        assert_int_equal(call(fx, FUSE_LOOKUP, h.nodeid, S(".."), NOPART, NOPART), -ESTALE);
+        if (variant == 2) {
+            assert_int_equal(getattr(fx, d.nodeid, NULL), -ESTALE);
+            assert_int_equal(call(fx, FUSE_LOOKUP, d.nodeid, S("canary"), NOPART, NOPART),
+                             -ESTALE);
+        } else {
+            assert_int_equal(getattr(fx, d.nodeid, NULL), 0);
+            assert_int_equal(call(fx, FUSE_LOOKUP, d.nodeid, S(".."), NOPART, NOPART), 0);
+        }
+        free(m);
+    }
+    free(buf);
+}
+
 static void new_refuses(void **state)
 {
     (void)state;
@@ -1690,6 +2193,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(bad_lengths, setup, teardown),
         cmocka_unit_test_setup_teardown(truncations, setup, teardown),
         cmocka_unit_test_setup_teardown(concurrent, setup, teardown),
+        cmocka_unit_test_setup_teardown(session_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(session_renamed, setup, teardown),
+        cmocka_unit_test_setup_teardown(session_deleted, setup, teardown),
+        cmocka_unit_test_setup_teardown(session_damaged, setup, teardown),
+        cmocka_unit_test_setup_teardown(session_outside, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
