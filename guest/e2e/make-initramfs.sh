@@ -44,6 +44,10 @@ install -m 0755 "$here/init" "$stage/init"
     die "cannot build exit-port from $here/exit-port.S"
 "$cc" -static -O2 -s -Wall -Wextra -Werror -Wl,--build-id=none -o "$stage/bin/vsock-tool" "$here/vsock-tool.c" ||
     die "cannot build vsock-tool from $here/vsock-tool.c (static: libc6-dev's libc.a)"
+"$cc" -static -O2 -s -Wall -Wextra -Werror -Wl,--build-id=none -o "$stage/bin/fs-posix" "$here/fs-posix.c" ||
+    die "cannot build fs-posix from $here/fs-posix.c (static: libc6-dev's libc.a)"
+"$cc" -static -O2 -s -Wall -Wextra -Werror -Wl,--build-id=none -o "$stage/bin/fs-bench" "$here/fs-bench.c" ||
+    die "cannot build fs-bench from $here/fs-bench.c (static: libc6-dev's libc.a)"
 
 "$here/modorder.sh" "$moddir" $modules 2>/dev/null >"$stage/lib/modules/e2e.order" ||
     die "cannot work out the module order: $("$here/modorder.sh" "$moddir" $modules 2>&1 >/dev/null)"

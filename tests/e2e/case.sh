@@ -18,7 +18,8 @@
 # script (boot, snapshot, kill, restore, talk to the restored guest): it
 # passes when snapshot.sh does and the restored guest printed its ok line;
 # snapshot.sh's line (the times, or what failed) goes in the result;
-# `vmgenid` likewise through vmgenid.sh (snapshot.sh on the generic kernel).
+# `vmgenid` and `fs_snapshot` likewise through vmgenid.sh and
+# fs_snapshot.sh (snapshot.sh on the generic kernel, and on a share).
 # The case `power` runs plugvm eight times through power.sh the same way,
 # and `vsock` twice (boot, then restore) through vsock.sh.
 # Prints one line "E2E-CASE CASE ok|fail SECONDS detail" (SECONDS: plugvm's
@@ -48,7 +49,8 @@ t1=$(uptime_cs)
 # plugvm's --timeout stops the VM (status 124); timeout(1) is for a plugvm
 # that does not stop at all.
 extra=
-if [ "$case" = snapshot ] || [ "$case" = vmgenid ] || [ "$case" = power ] || [ "$case" = vsock ]; then
+if [ "$case" = snapshot ] || [ "$case" = vmgenid ] || [ "$case" = fs_snapshot ] || [ "$case" = power ] ||
+    [ "$case" = vsock ]; then
     # Each of its steps is bounded (plugvm's --timeout, its own waits).
     extra=$(PLUGVM_IMAGE_PATH=$images PLUGVM_PLUGIN_PATH=$plugins \
         sh "$(dirname "$0")/$case.sh" "$plugvm" "$cfg" "$limit" "$out")

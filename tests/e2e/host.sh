@@ -23,6 +23,7 @@
 #            symlinks to /, .. and ../canary.txt; the canary beside it.
 #            check: guest.txt holds what the guest wrote, the share holds
 #            nothing else new, the canary is unchanged (content, mtime).
+#   fs_snapshot  prepare: OUT_DIR/share with lines.txt and dir/a.txt.
 #   blk_ro   prepare: a 16 MiB ext4 image made with two files in it
 #            (mke2fs -d), and its SHA-256.
 #            check: the image is byte for byte what it was, and still clean;
@@ -111,12 +112,22 @@ prepare_fs() {
     rm -rf "$out/share" && mkdir -p "$out/share" || fail "mkdir $out/share"
     echo "hello from the plugvm host" >"$out/share/hello.txt"
     echo "canary-8f3e: outside the share" >"$out/canary.txt"
-    ln -s / "$out/share/root" && ln -s .. "$out/share/up" && ln -s ../canary.txt "$out/share/esc" ||
+    ln -s / "$out/share/root" && ln -s .. "$out/share/up" && ln -s ../../.. "$out/share/up3" &&
+        ln -s ../canary.txt "$out/share/esc" ||
         fail "cannot make the symlinks in $out/share"
     sha "$out/canary.txt" >"$out/canary.sha256"
     stat -c %Y "$out/canary.txt" >"$out/canary.mtime"
     write_cfg
-    echo "share: hello.txt, symlinks root -> /, up -> .., esc -> ../canary.txt"
+    echo "share: hello.txt, symlinks root -> /, up -> .., up3 -> ../../.., esc -> ../canary.txt"
+}
+
+# fs_snapshot: OUT/share with lines.txt (line-1 ... line-100) and dir/a.txt.
+prepare_fs_snapshot() {
+    rm -rf "$out/share" && mkdir -p "$out/share/dir" || fail "mkdir $out/share/dir"
+    seq 1 100 | sed 's/^/line-/' >"$out/share/lines.txt"
+    echo a >"$out/share/dir/a.txt"
+    write_cfg
+    echo "share: lines.txt (100 lines), dir/a.txt"
 }
 
 check_fs() {
@@ -125,7 +136,7 @@ check_fs() {
     [ "$(sha "$out/canary.txt")" = "$(cat "$out/canary.sha256")" ] &&
         [ "$(stat -c %Y "$out/canary.txt")" = "$(cat "$out/canary.mtime")" ] || fail "the canary outside the share changed"
     left=$(cd "$out/share" && ls -A | sort | tr '\n' ' ')
-    [ "$left" = "esc guest.txt hello.txt root up " ] || fail "the share holds '$left' after the guest's run"
+    [ "$left" = "esc guest.txt hello.txt root up up3 " ] || fail "the share holds '$left' after the guest's run"
     echo "guest.txt on the host as the guest wrote it; the share holds only what it should; the canary outside is unchanged"
 }
 
@@ -172,6 +183,7 @@ case $step/$case in
     prepare/blk) prepare_blk ;;
     prepare/blk_ro) prepare_blk_ro ;;
     prepare/fs) prepare_fs ;;
+    prepare/fs_snapshot) prepare_fs_snapshot ;;
     check/fs) check_fs ;;
     check/blk) check_blk ;;
     check/blk_ro) check_blk_ro ;;
