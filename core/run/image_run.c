@@ -184,17 +184,25 @@ int image_run_parse_volume(const char *spec, char *file, size_t filelen, char *p
     return 0;
 }
 
-/* The volume's file must exist and be a file (or a block device); the
- * blk plugin then locks it (shared for :ro, exclusive otherwise: an OFD
- * lock, plugins/blk/disk.c), so two VMs never write one ext4 at once. */
-static int check_volume(const char *file)
+/* A volume is an ext4 image (a file or a block device) through blk,
+ * which locks it (shared for :ro, exclusive otherwise: an OFD lock,
+ * plugins/blk/disk.c) so two VMs never write one ext4 at once; or a
+ * directory shared through virtio-fs (plugins/fs). `file` becomes an
+ * absolute path: the VM's config is read from the run's own folder, where
+ * a relative one would point elsewhere. 0 for an image, 1 for a
+ * directory, -1 after a message. */
+static int check_volume(char *file, size_t len)
 {
     struct stat st;
-    if (stat(file, &st))
+    char abs[PATH_MAX];
+    if (stat(file, &st) || !realpath(file, abs))
         return complain("--volume %s: %s", file, strerror(errno));
-    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-        return complain("--volume %s: not a file holding an ext4 image", file);
-    return 0;
+    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) && !S_ISDIR(st.st_mode))
+        return complain("--volume %s: neither a file holding an ext4 image nor a directory", file);
+    if (strlen(abs) >= len)
+        return complain("--volume %s: path too long", file);
+    strcpy(file, abs);
+    return S_ISDIR(st.st_mode) ? 1 : 0;
 }
 
 struct run_state {
@@ -252,7 +260,7 @@ static void show_console_tail(const char *path)
 }
 
 static int build_config(const struct image_run_opts *o, const char *imgdir, const struct run_state *s,
-                        char *const *volfile, const bool *volro, struct vm_config *cfg)
+                        char *const *volfile, const bool *volro, const bool *voldir, struct vm_config *cfg)
 {
     char *kernel = paths_find_image(NULL, o->kernel ? o->kernel : DEFAULT_KERNEL);
     char *initrd = paths_find_image(NULL, INIT_INITRD);
@@ -291,7 +299,12 @@ static int build_config(const struct image_run_opts *o, const char *imgdir, cons
     put_str(text, &at, CONFIG_MAX, s->uds);
     put(text, &at, CONFIG_MAX, "; }");
     for (size_t i = 0; i < o->nvolumes; i++) {
-        put(text, &at, CONFIG_MAX, ",\n  { plugin = \"blk\"; read_only = %s; path = ", volro[i] ? "true" : "false");
+        /* A share's tag is its volume's index (guest/init/launch.h). */
+        if (voldir[i])
+            put(text, &at, CONFIG_MAX, ",\n  { plugin = \"fs\"; tag = \"plugvm-vol%zu\"; read_only = %s; source = ", i,
+                volro[i] ? "true" : "false");
+        else
+            put(text, &at, CONFIG_MAX, ",\n  { plugin = \"blk\"; read_only = %s; path = ", volro[i] ? "true" : "false");
         put_str(text, &at, CONFIG_MAX, volfile[i]);
         put(text, &at, CONFIG_MAX, "; }");
     }
@@ -447,9 +460,9 @@ int image_run(const struct image_run_opts *o)
     struct launch launch;
     char hostname[16];
     size_t cfg_len;
-    char volfile_buf[IMAGE_RUN_VOLUMES_MAX][PATH_MAX], volpath_buf[IMAGE_RUN_VOLUMES_MAX][PATH_MAX + 4];
+    char volfile_buf[IMAGE_RUN_VOLUMES_MAX][PATH_MAX], volpath_buf[IMAGE_RUN_VOLUMES_MAX][PATH_MAX + 8];
     char *volfile[IMAGE_RUN_VOLUMES_MAX], *volspec[IMAGE_RUN_VOLUMES_MAX + 1];
-    bool volro[IMAGE_RUN_VOLUMES_MAX];
+    bool volro[IMAGE_RUN_VOLUMES_MAX], voldir[IMAGE_RUN_VOLUMES_MAX];
     bool have_dir = false, have_cfg = false;
     struct vm_config cfg;
 
@@ -461,9 +474,13 @@ int image_run(const struct image_run_opts *o)
             complain("%s", err);
             return 125;
         }
-        if (check_volume(volfile_buf[i]))
+        int kind = check_volume(volfile_buf[i], PATH_MAX);
+        if (kind < 0)
             return 125;
-        snprintf(volpath_buf[i], sizeof(volpath_buf[i]), "%s:%s", volro[i] ? "ro" : "rw", gpath);
+        voldir[i] = kind == 1;
+        /* guest/init/launch.h: "ro:fs:/p" is a share, "ro:/p" a disk. */
+        snprintf(volpath_buf[i], sizeof(volpath_buf[i]), "%s:%s%s", volro[i] ? "ro" : "rw",
+                 voldir[i] ? "fs:" : "", gpath);
         volfile[i] = volfile_buf[i];
         volspec[i] = volpath_buf[i];
     }
@@ -487,7 +504,7 @@ int image_run(const struct image_run_opts *o)
     if (make_rundir(&s))
         goto out;
     have_dir = true;
-    if (build_config(o, imgdir, &s, volfile, volro, &cfg))
+    if (build_config(o, imgdir, &s, volfile, volro, voldir, &cfg))
         goto out;
     have_cfg = true;
     make_launch(&proc, o, volspec, hostname, &launch);

@@ -161,8 +161,10 @@ static int walk(const uint8_t *buf, size_t len, struct launch *l, size_t *nargs,
         case LAUNCH_VOLUME:
             if (++*nvol > LAUNCH_VOLUMES_MAX)
                 return bad(err, errlen, "more than 16 volumes", tag, at);
-            if (flen < 4 || (memcmp(p, "ro:/", 4) && memcmp(p, "rw:/", 4)))
-                return bad(err, errlen, "a volume not \"ro:/PATH\" or \"rw:/PATH\"", tag, at);
+            if (flen < 4 || (memcmp(p, "ro:", 3) && memcmp(p, "rw:", 3)) ||
+                (p[3] != '/' && (flen < 7 || memcmp(p + 3, "fs:/", 4))))
+                return bad(err, errlen, "a volume not \"ro:/PATH\", \"rw:/PATH\", \"ro:fs:/PATH\" or \"rw:fs:/PATH\"",
+                           tag, at);
             if (copy)
                 l->volumes[*nvol - 1] = copy + *bytes;
             break;

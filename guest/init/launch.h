@@ -17,7 +17,10 @@
  *     LAUNCH_ENTROPY   1 to 256 random bytes for the guest's pool
  *     LAUNCH_CLOCK     u64: the host's CLOCK_REALTIME in ns when sent
  *     LAUNCH_VOLUME    "ro:PATH" or "rw:PATH", PATH absolute: the next disk
- *                      after the root (/dev/vdb, then vdc, ...) mounted there
+ *                      after the root (/dev/vdb, then vdc, ...) mounted there;
+ *                      "ro:fs:PATH" or "rw:fs:PATH": the virtio-fs share
+ *                      tagged "plugvm-volN" (N: this volume's index among
+ *                      all of them, from 0) mounted there
  *                      (repeated, at most LAUNCH_VOLUMES_MAX)
  *   Strings carry no NUL. Unknown tags are skipped (a newer host may add
  *   fields an older init ignores); a known tag with a wrong length, a
@@ -38,6 +41,9 @@
 #define LAUNCH_MAX (1u << 20)    /* bytes of fields at most */
 #define LAUNCH_STRINGS_MAX 4096  /* argv and env entries, each */
 #define LAUNCH_ENTROPY_MAX 256
+/* A volume's guest path: "ro:/p" and "ro:fs:/p" both give "/p". */
+#define LAUNCH_VOLUME_PATH(spec) ((spec) + ((spec)[3] == 'f' ? 6 : 3))
+#define LAUNCH_VOLUME_IS_FS(spec) ((spec)[3] == 'f')
 #define LAUNCH_VOLUMES_MAX 16     /* the VM's other disks: devices left after root and vsock */
 
 enum launch_tag {

@@ -200,8 +200,8 @@ static void unmount_volumes(const struct launch *l)
 {
     sync();
     for (size_t i = l->nvolumes; i-- > 0;)
-        if (umount(l->volumes[i] + 3) && errno != EINVAL)
-            say("cannot unmount the volume at %s: %s", l->volumes[i] + 3, strerror(errno));
+        if (umount(LAUNCH_VOLUME_PATH(l->volumes[i])) && errno != EINVAL)
+            say("cannot unmount the volume at %s: %s", LAUNCH_VOLUME_PATH(l->volumes[i]), strerror(errno));
     sync();
 }
 
@@ -225,13 +225,18 @@ int main(void)
     apply_host_state(&l);
     bool tty = l.flags & LAUNCH_F_TTY;
 
-    /* Volumes: the disks after the root, in the launch's order. */
+    /* Volumes: the disks after the root, in the launch's order, and the
+     * virtio-fs shares tagged by their index (launch.h). */
     int status = 0;
-    for (size_t i = 0; i < l.nvolumes && !status; i++) {
+    for (size_t i = 0, disks = 0; i < l.nvolumes && !status; i++) {
         char dev[32];
-        snprintf(dev, sizeof(dev), "/dev/vd%c", (char)('b' + i));
+        bool fs = LAUNCH_VOLUME_IS_FS(l.volumes[i]);
+        if (fs)
+            snprintf(dev, sizeof(dev), "plugvm-vol%zu", i);
+        else
+            snprintf(dev, sizeof(dev), "/dev/vd%c", (char)('b' + disks++));
         bool ro = !strncmp(l.volumes[i], "ro:", 3);
-        if (setup_volume(dev, l.volumes[i] + 3, ro, err, sizeof(err)))
+        if (setup_volume(dev, LAUNCH_VOLUME_PATH(l.volumes[i]), fs, ro, err, sizeof(err)))
             status = 125;
     }
 

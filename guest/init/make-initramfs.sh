@@ -6,7 +6,8 @@
 # /lib/modules holds only the modules it needs from the kernel in
 # BUILD_DIR/cache/linux (scripts/fetch-kernel.sh put it there): virtio-mmio
 # and virtio_blk for the root disk, overlay for its writable layer, vsock
-# for the host's connections (ext4 is built into Debian's kernel; listed in
+# for the host's connections, fuse and virtiofs for directory volumes
+# (ext4 is built into Debian's kernel; listed in
 # case a kernel has it as a module), with /lib/modules/plugvm.order, the
 # order init loads them in (guest/e2e/modorder.sh). Same inputs, same
 # bytes; OUT is replaced atomically and only when its content changes.
@@ -26,7 +27,7 @@ moddir=$build/cache/linux/root/lib/modules/$ver
 command -v cpio >/dev/null || die "cpio not found (apt-get install cpio)"
 
 modules="virtio virtio_ring virtio_mmio virtio_blk crc16 crc32c_generic mbcache jbd2 ext4 overlay
-         vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport"
+         vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport fuse virtiofs"
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT

@@ -136,13 +136,21 @@ static int mkdirs(const char *path)
     return mkdir(p, 0755) && errno != EEXIST ? -1 : 0;
 }
 
-int setup_volume(const char *dev, const char *path, int ro, char *err, size_t errlen)
+int setup_volume(const char *dev, const char *path, int fs, int ro, char *err, size_t errlen)
 {
-    if (wait_node(dev))
+    if (!fs && wait_node(dev))
         return fail(err, errlen, "volume disk", dev);
     if (mkdirs(path))
         return fail(err, errlen, "volume: mkdir", path);
-    if (mount(dev, path, "ext4", ro ? MS_RDONLY : 0, NULL))
-        return fail(err, errlen, "volume: mount ext4 at", path);
+    /* A share's tag is known once virtiofs has probed its device, which
+     * the module load only started: up to 10 s, as wait_node gives disks
+     * (mount says EINVAL, "tag not found", until then). */
+    struct timespec t = {0, 5 * 1000 * 1000};
+    int rc, tries = 0;
+    while ((rc = mount(dev, path, fs ? "virtiofs" : "ext4", ro ? MS_RDONLY : 0, NULL)) && fs && errno == EINVAL &&
+           ++tries < 2000)
+        nanosleep(&t, NULL);
+    if (rc)
+        return fail(err, errlen, fs ? "volume: mount virtiofs at" : "volume: mount ext4 at", path);
     return 0;
 }

@@ -30,8 +30,9 @@ void setup_modules(const char *list);
  * cannot be unmounted). */
 int setup_root(const char *dev, char *err, size_t errlen);
 
-/* Mounts disk `dev` (ext4) at `path` inside the root (made when missing),
- * read-only when ro: a --volume. */
-int setup_volume(const char *dev, const char *path, int ro, char *err, size_t errlen);
+/* Mounts disk `dev` (ext4), or with fs the virtio-fs share tagged `dev`,
+ * at `path` inside the root (made when missing), read-only when ro: a
+ * --volume. */
+int setup_volume(const char *dev, const char *path, int fs, int ro, char *err, size_t errlen);
 
 #endif

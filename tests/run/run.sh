@@ -182,6 +182,22 @@ check "a read-only volume refuses writes" 1 "" "$img" --volume "$work/vol.ext4:/
 e2fsck -fn "$work/vol.ext4" >"$work/fsck" 2>&1 && ok "e2fsck -fn: the volume is clean" ||
     not_ok "e2fsck -fn on the volume" "$(tail -n3 "$work/fsck" | tr '\n' '|')"
 
+# A host directory as a volume (virtio-fs, the fs plugin): the host's file
+# read, the process's file on the host at once, beside an image volume; a
+# relative path works; :ro refuses writes.
+mkdir "$work/share" && echo "from the host" >"$work/share/in.txt"
+cd "$work" || exit 1
+check "a directory volume (virtio-fs) beside an ext4 one" 0 "from the host
+persisted" "$img" --volume share:/srv/share --volume "$work/vol.ext4:/data:ro" -- \
+    sh -c 'cat /srv/share/in.txt /data/f; echo "from the guest" >/srv/share/out.txt'
+cd - >/dev/null || exit 1
+got=$(cat "$work/share/out.txt" 2>&1)
+[ "$got" = "from the guest" ] && ok "the process's file is in the host directory" ||
+    not_ok "the process's file in the host directory" "out.txt: $got"
+check "a read-only directory volume refuses writes" 1 "from the host" "$img" --volume "$work/share:/s:ro" -- \
+    sh -c 'cat /s/in.txt; echo x >/s/new 2>/dev/null'
+[ ! -e "$work/share/new" ] && ok "nothing written through :ro" || not_ok "a write through :ro reached the host"
+
 # The guest's clock: within 1 s of the host's when the process starts,
 # the host's read as the line arrives.
 "$plugvm" run --cache "$cache" --image "$img" -- sh -c 'date +%s; sleep 2' >"$work/out" 2>"$work/err" </dev/null &

@@ -17,7 +17,7 @@
 
 static char *argv0[] = {"/bin/sh", "-c", "echo \"hi\"", "", NULL};
 static char *env0[] = {"PATH=/bin", "A=", NULL};
-static char *vol0[] = {"rw:/data", "ro:/etc/app", NULL};
+static char *vol0[] = {"rw:/data", "ro:fs:/etc/app", NULL};
 
 static struct launch sample(void)
 {
@@ -49,7 +49,11 @@ static void round_trip(void **state)
     assert_null(d.env[2]);
     assert_int_equal(d.nvolumes, 2);
     assert_string_equal(d.volumes[0], "rw:/data");
-    assert_string_equal(d.volumes[1], "ro:/etc/app");
+    assert_string_equal(d.volumes[1], "ro:fs:/etc/app");
+    assert_false(LAUNCH_VOLUME_IS_FS(d.volumes[0]));
+    assert_string_equal(LAUNCH_VOLUME_PATH(d.volumes[0]), "/data");
+    assert_true(LAUNCH_VOLUME_IS_FS(d.volumes[1]));
+    assert_string_equal(LAUNCH_VOLUME_PATH(d.volumes[1]), "/etc/app");
     assert_null(d.volumes[2]);
     assert_string_equal(d.cwd, "/srv");
     assert_string_equal(d.user, "www-data:adm");
@@ -141,6 +145,13 @@ static void refusals(void **state)
     refuse(vol, sizeof(vol), "a volume not");
     const uint8_t volrel[] = {F(1, 1), 'x', F(3, 1), '/', F(4, 0), F(9, 4), 'r', 'o', ':', 'a'};
     refuse(volrel, sizeof(volrel), "a volume not");
+    /* A share's spec is "ro:fs:/PATH": nothing else after the mode. */
+    const uint8_t volfs[] = {F(1, 1), 'x', F(3, 1), '/', F(4, 0), F(9, 6), 'r', 'o', ':', 'f', 's', '/'};
+    refuse(volfs, sizeof(volfs), "a volume not");
+    const uint8_t volfx[] = {F(1, 1), 'x', F(3, 1), '/', F(4, 0), F(9, 7), 'r', 'w', ':', 'f', 'x', ':', '/'};
+    refuse(volfx, sizeof(volfx), "a volume not");
+    const uint8_t volfs6[] = {F(1, 1), 'x', F(3, 1), '/', F(4, 0), F(9, 6), 'r', 'w', ':', 'f', 's', ':'};
+    refuse(volfs6, sizeof(volfs6), "a volume not");
     /* Limits the encoder keeps too. */
     struct launch l = sample();
     uint8_t *out;
