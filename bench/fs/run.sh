@@ -26,7 +26,10 @@ repo=$(cd "$here/../.." && pwd)
 # minutes, starving its heartbeat: a longer silence before it counts as hung.
 export VMHOST_QUIET=1 VMHOST_SILENCE=${VMHOST_SILENCE:-600}
 bench_vmhost "$build" "$0" "$build"
-if [ "${PLUGVM_VMHOST:-}" = nested ]; then mib=${MIB:-16}; else mib=${MIB:-256}; fi
+# In the nested host the guest gets 256 MiB: with 544 MiB there the outer
+# machine stopped (no heartbeat, its console silent) just after the guest
+# mounted the share, twice in two tries; at 256 MiB it runs (README.md).
+if [ "${PLUGVM_VMHOST:-}" = nested ]; then mib=${MIB:-16} mem=256; else mib=${MIB:-256} mem=$((${MIB:-256} * 2 + 512)); fi
 runs=${RUNS:-3}
 plugvm=$build/core/plugvm fsb=$build/bench/fs/fs-bench
 kernel=$build/images/debian-cloud-vmlinuz initrd=$build/e2e/e2e-initramfs.cpio.gz
@@ -43,7 +46,7 @@ mke2fs -q -F -t ext4 -E nodiscard,lazy_itable_init=0,lazy_journal_init=0 "$tmp/d
 cat >"$tmp/vm.cfg" <<CFG
 vm = {
   vcpus = 1;
-  memory_mib = $((mib * 2 + 512));
+  memory_mib = $mem;
   kernel = "$kernel";
   initrd = "$initrd";
   cmdline = "console=ttyS0 quiet reboot=k panic=-1 e2e=fsbench e2e_mib=$mib e2e_disk_sectors=$(($(stat -c %s "$tmp/disk.img") / 512))";
