@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-/* Sends one request (method "GET" or "PUT", `json` body or NULL) over the
+/* Sends one request (method "GET", "PUT" or "PATCH", `json` body or NULL) over the
  * Unix socket and waits for the answer: *code gets its HTTP status,
  * *reply its body (malloc'd, may be empty). 0, or -1 with err when the
  * socket cannot be reached or answers nothing. */

@@ -133,11 +133,97 @@ static void on_snapshot(struct evhttp_request *req, void *arg)
     json_decref(j);
 }
 
+/* A device's own resource: the plugin's control op answers it. */
+static void device_request(struct evhttp_request *req, struct vm_device *d, const char *rest)
+{
+    const char *method;
+    switch (evhttp_request_get_command(req)) {
+    case EVHTTP_REQ_GET: method = "GET"; break;
+    case EVHTTP_REQ_PUT: method = "PUT"; break;
+    default: method = "PATCH"; break; /* the only other one allowed */
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t n = evbuffer_get_length(in);
+    char *text = NULL;
+    if (n) {
+        text = malloc(n + 1);
+        if (!text) {
+            fault(req, 500, "out of memory");
+            return;
+        }
+        evbuffer_copyout(in, text, n);
+        text[n] = '\0';
+    }
+    char reply[16384];
+    reply[0] = '\0';
+    int code = d->ops->control(d->instance, method, rest, text, reply, sizeof(reply));
+    free(text);
+    reply[sizeof(reply) - 1] = '\0';
+    struct evbuffer *b = evbuffer_new();
+    if (reply[0]) {
+        evbuffer_add_printf(b, "%s\n", reply);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                          "application/json");
+    }
+    const char *reason = code == 200 ? "OK" : code == 204 ? "No Content" : code == 400 ? "Bad Request"
+                         : code == 404 ? "Not Found" : "Error";
+    evhttp_send_reply(req, code >= 100 && code < 600 ? code : 500, reason, b);
+    evbuffer_free(b);
+}
+
+/* /devices/NAME[/REST] for any device with a control op, and Firecracker's
+ * names for the first device of their kind: /balloon[/REST]. */
+static bool route_device(struct api_server *s, struct evhttp_request *req, const char *path)
+{
+    static const struct {
+        const char *prefix;
+        uint32_t device_id;
+    } kinds[] = {{"/balloon", 5 /* VIRTIO_ID_BALLOON */}};
+    struct vm *vm = s->vm;
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        size_t n = strlen(kinds[k].prefix);
+        if (strncmp(path, kinds[k].prefix, n) || (path[n] && path[n] != '/'))
+            continue;
+        for (size_t i = 0; i < vm->ndevices; i++) {
+            struct vm_device *d = &vm->dev[i];
+            if (d->info.device_id == kinds[k].device_id &&
+                PLUGVM_HAS(d->ops, struct plugvm_device_ops, control)) {
+                device_request(req, d, path + n);
+                return true;
+            }
+        }
+        char msg[256];
+        snprintf(msg, sizeof(msg), "%s: this VM has no such device (add { plugin = \"%s\"; } to "
+                 "its devices)", kinds[k].prefix, kinds[k].prefix + 1);
+        reply_json(req, 404, "Not Found", json_pack("{s:s}", "fault_message", msg));
+        return true;
+    }
+    const char *dev = "/devices/";
+    if (strncmp(path, dev, strlen(dev)))
+        return false;
+    const char *name = path + strlen(dev), *slash = strchr(name, '/');
+    size_t len = slash ? (size_t)(slash - name) : strlen(name);
+    for (size_t i = 0; i < vm->ndevices; i++) {
+        struct vm_device *d = &vm->dev[i];
+        if (strlen(d->name) == len && !strncmp(d->name, name, len) &&
+            PLUGVM_HAS(d->ops, struct plugvm_device_ops, control)) {
+            device_request(req, d, name + len);
+            return true;
+        }
+    }
+    return false;
+}
+
 static void on_other(struct evhttp_request *req, void *arg)
 {
-    (void)arg;
+    struct api_server *s = arg;
+    const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+    const char *path = u ? evhttp_uri_get_path(u) : NULL;
+    if (path && route_device(s, req, path))
+        return;
     char msg[512];
-    snprintf(msg, sizeof(msg), "no such resource: %s (there are /vm and /snapshot/create)",
+    snprintf(msg, sizeof(msg), "no such resource: %s (there are /vm, /snapshot/create, and "
+             "/balloon or /devices/NAME for devices that serve requests)",
              evhttp_request_get_uri(req));
     reply_json(req, 404, "Not Found", json_pack("{s:s}", "fault_message", msg));
 }

@@ -19,6 +19,8 @@ char *image_helper_path(void);
 int cmd_restore(int argc, char **argv);
 /* pause, resume, snapshot (argv[0] says which). */
 int cmd_control(int argc, char **argv);
+/* balloon --api PATH set MIB | get | stats (cli/balloon_cmd.c). */
+int cmd_balloon(int argc, char **argv);
 /* check [BACKEND]: the backend's probe (cli/check.c). */
 int cmd_check(int argc, char **argv);
 

@@ -31,6 +31,7 @@ static void usage(FILE *f)
             "  restore DIR   run on the VM snapshotted into DIR\n"
             "  pause, resume, snapshot\n"
             "                control a VM through its control socket (run --api PATH)\n"
+            "  balloon       set or read a VM's virtio-balloon through its control socket\n"
             "  plugins       list the plugins found, or why each was refused\n"
             "  acpi FILE DIR write the ACPI tables the VM FILE describes into DIR\n"
             "  check         say whether this host can run VMs (KVM usable), or why not\n"
@@ -200,6 +201,8 @@ int main(int argc, char **argv)
         return cmd_restore(argc - 1, argv + 1);
     if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume") || !strcmp(cmd, "snapshot"))
         return cmd_control(argc - 1, argv + 1);
+    if (!strcmp(cmd, "balloon"))
+        return cmd_balloon(argc - 1, argv + 1);
     if (!strcmp(cmd, "plugins"))
         return cmd_plugins(argc - 1, argv + 1);
     if (!strcmp(cmd, "acpi"))

@@ -2,6 +2,7 @@
 #include "guest_mem.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -49,6 +50,9 @@ int guest_mem_init(struct guest_mem *m, uint64_t size)
 void guest_mem_place(struct guest_mem *m, uint8_t *base)
 {
     m->base = base;
+    /* 32 KiB per GiB of RAM; NULL (no bitmap) only costs a snapshot the
+     * discarded pages of a restored VM being written out. */
+    m->discarded = calloc((m->size / 4096 + 63) / 64, sizeof(uint64_t));
     uint64_t off = 0;
     for (unsigned i = 0; i < m->nregions; i++) {
         m->region[i].hva = m->base + off;
@@ -63,6 +67,8 @@ void guest_mem_fini(struct guest_mem *m)
     if (m->base)
         munmap(m->base, m->size);
     m->base = NULL;
+    free((void *)m->discarded);
+    m->discarded = NULL;
 }
 
 void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len)

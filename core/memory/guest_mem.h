@@ -32,6 +32,12 @@ struct guest_mem {
     unsigned nregions; /* 1, or 2 when RAM extends past the hole */
     struct guest_mem_region region[GUEST_MEM_MAX_REGIONS];
     int backing_fd;    /* the memory file a restore mapped, or -1 (anonymous) */
+    /* One bit per 4 KiB page of the mapping: given back to the host with
+     * guest_mem_discard since the mapping was made, so that a snapshot
+     * leaves it out even where the page would read as the memory file's
+     * (a restored VM's MAP_PRIVATE RAM). Set only; a page written since
+     * is present again, and guest_mem_save checks presence first. */
+    _Atomic uint64_t *discarded;
 };
 
 /* Computes the region layout for `size` bytes of RAM without allocating
@@ -71,6 +77,15 @@ int guest_mem_init_file(struct guest_mem *m, uint64_t size, int fd, const char *
  * (guest_mem_sigbus.c) */
 int guest_mem_watch_sigbus(const struct guest_mem *m, const char *path);
 void guest_mem_unwatch_sigbus(void);
+
+/* Gives the host memory behind [hva, hva + len) back to the host
+ * (madvise MADV_DONTNEED) and marks its pages discarded: only the whole
+ * 4 KiB pages inside the range. The range must lie inside the mapping.
+ * 0, -EINVAL (outside or overflowing: nothing done), -errno of madvise.
+ * Any thread. (guest_mem_discard.c) */
+int guest_mem_discard(const struct guest_mem *m, void *hva, uint64_t len);
+/* Whether the page at byte `off` of the mapping was discarded. */
+bool guest_mem_discarded(const struct guest_mem *m, uint64_t off);
 
 /* Bytes of RAM below the hole (the low region's size). */
 uint64_t guest_mem_low_size(const struct guest_mem *m);

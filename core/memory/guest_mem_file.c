@@ -63,7 +63,9 @@ static bool may_hold_data(const struct guest_mem *m, struct page_scan *s, uint64
     uint64_t e = s->entries[(off - s->first) / PAGE];
     if (e & (PM_PRESENT | PM_SWAPPED))
         return true;
-    if (m->backing_fd < 0)
+    /* Given back to the host (a balloon's page) and not written since:
+     * its contents are gone, whatever the memory file under it holds. */
+    if (m->backing_fd < 0 || guest_mem_discarded(m, off))
         return false;
     if (s->no_more_data)
         return false;

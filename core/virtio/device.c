@@ -34,6 +34,16 @@ static void *h_gpa_to_hva(const struct plugvm_host *h, uint64_t gpa, uint64_t le
     return guest_mem_ptr(D(h)->env->mem, gpa, len);
 }
 
+static uint64_t h_ram_bytes(const struct plugvm_host *h)
+{
+    return D(h)->env->mem->size;
+}
+
+static int h_discard_ram(const struct plugvm_host *h, void *hva, uint64_t len)
+{
+    return guest_mem_discard(D(h)->env->mem, hva, len);
+}
+
 static struct virtq *queue(struct vm_device *d, uint32_t q)
 {
     return q < d->info.num_queues ? &d->transport.vq[q] : NULL;
@@ -247,6 +257,8 @@ int device_create(struct vm_device *d, const struct device_env *env,
         .vq_unpop = h_vq_unpop,
         .vq_push_many = h_vq_push_many,
         .vq_set_notify = h_vq_set_notify,
+        .ram_bytes = h_ram_bytes,
+        .discard_ram = h_discard_ram,
     };
     int rc = d->ops->create(&d->host, &d->settings.handle, &d->info, &d->instance);
     if (rc)

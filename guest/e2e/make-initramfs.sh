@@ -32,7 +32,7 @@ command -v "$cc" >/dev/null || die "no C compiler '$cc' to assemble exit-port.S"
 # Debian's kernel (CONFIG_HW_RANDOM=y), and so are ext4 and its helpers
 # (jbd2, mbcache, crc16, crc32c); listed in case a kernel has them as modules.
 modules="virtio virtio_ring virtio_mmio rng-core virtio-rng virtio_blk crc16 crc32c_generic mbcache jbd2 ext4
-         vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport fuse virtiofs"
+         vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport fuse virtiofs virtio_balloon"
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
@@ -46,8 +46,10 @@ install -m 0755 "$here/init" "$stage/init"
     die "cannot build vsock-tool from $here/vsock-tool.c (static: libc6-dev's libc.a)"
 "$cc" -static -O2 -s -Wall -Wextra -Werror -Wl,--build-id=none -o "$stage/bin/fs-posix" "$here/fs-posix.c" ||
     die "cannot build fs-posix from $here/fs-posix.c (static: libc6-dev's libc.a)"
-"$cc" -static -O2 -s -Wall -Wextra -Werror -Wl,--build-id=none -o "$stage/bin/fs-bench" "$here/fs-bench.c" ||
-    die "cannot build fs-bench from $here/fs-bench.c (static: libc6-dev's libc.a)"
+for tool in fs-bench mem-tool; do
+    "$cc" -static -O2 -s -Wall -Wextra -Werror -Wl,--build-id=none -o "$stage/bin/$tool" "$here/$tool.c" ||
+        die "cannot build $tool from $here/$tool.c (static: libc6-dev's libc.a)"
+done
 
 "$here/modorder.sh" "$moddir" $modules 2>/dev/null >"$stage/lib/modules/e2e.order" ||
     die "cannot work out the module order: $("$here/modorder.sh" "$moddir" $modules 2>&1 >/dev/null)"

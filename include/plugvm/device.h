@@ -15,6 +15,8 @@
  *                              socket's pause and snapshot), with every
  *                              vCPU parked; never concurrently with each
  *                              other.
+ *   control                    the event-loop thread (a control-socket
+ *                              request), vCPUs running or parked.
  *   activate, reset            the vCPU thread whose register write caused
  *                              them (Status = DRIVER_OK, Status = 0), with
  *                              the transport's lock held; at a restore,
@@ -134,6 +136,20 @@ struct plugvm_device_ops {
      * here (§5.10.6.6), a network device announces itself. It may pop and
      * push chains and raise interrupts. */
     void (*restored)(void *instance);
+
+    /* A request of the control socket (docs/API.md) for this device: the
+     * core routes /devices/NAME[/REST] here (NAME as in the logs,
+     * "balloon0"), and for the first device of a kind Firecracker's API
+     * names, that name too (/balloon for virtio-balloon). `method` is
+     * "GET", "PUT" or "PATCH"; `path` is REST ("" or "/statistics");
+     * `body` the request's JSON text, NUL-terminated, or NULL when it has
+     * none. Writes the reply's JSON body, NUL-terminated ("" for none),
+     * into `reply` (`reply_len` bytes, at least 4096) and returns its HTTP
+     * status: 200 with a body, 204 without, 400 with {"fault_message":
+     * "..."} naming what was wrong, 404 for a path it does not serve. The
+     * event-loop thread, while the VM runs or is paused; must not block. */
+    int (*control)(void *instance, const char *method, const char *path, const char *body,
+                   char *reply, size_t reply_len);
 };
 
 #ifdef __cplusplus

@@ -172,6 +172,24 @@ struct plugvm_host {
      * them), 0 when none did; -EINVAL for a queue that is not ready. A
      * device reset and a restore turn notifications back on. */
     int (*vq_set_notify)(const struct plugvm_host *h, uint32_t queue, bool enable);
+
+    /* --- Guest RAM given back to the host (virtio-balloon, virtio 1.2
+     * §5.5.6: inflated pages, free page reporting). --- */
+
+    /* Bytes of guest RAM in all (the `memory_mib` of the config), not
+     * counting the MMIO hole RAM is laid out around. Any thread. */
+    uint64_t (*ram_bytes)(const struct plugvm_host *h);
+    /* Gives the host memory behind the host pointer range [hva, hva + len)
+     * (bytes; from gpa_to_hva or a chain's iov) back to the host, as
+     * madvise(MADV_DONTNEED) does: the pages read as zero afterwards, or,
+     * in a VM restored from a snapshot, as the snapshot's memory file has
+     * them; either way their contents are gone, and the next snapshot's
+     * memory file leaves them out (docs/SNAPSHOT.md). Only the whole 4 KiB
+     * pages inside the range are released. 0; -EINVAL when any byte of
+     * the range is outside guest RAM or it overflows (nothing released);
+     * -errno of madvise. Any thread; the guest may touch the pages again
+     * at any time (they come back zeroed or from the file). */
+    int (*discard_ram)(const struct plugvm_host *h, void *hva, uint64_t len);
 };
 
 #ifdef __cplusplus

@@ -117,6 +117,8 @@ void qw_stop(struct qw_pool *p)
 int qw_start(struct qw_pool *p)
 {
     for (uint32_t i = 0; i < p->nqueues; i++) {
+        if (p->own >> i & 1)
+            continue;
         p->q[i].kicked = true;
         for (uint32_t k = 0; k < p->workers; k++) {
             char name[32];
@@ -133,7 +135,7 @@ int qw_start(struct qw_pool *p)
 
 void qw_kick(struct qw_pool *p, uint32_t queue)
 {
-    if (queue >= p->nqueues)
+    if (queue >= p->nqueues || p->own >> queue & 1)
         return;
     pthread_mutex_lock(&p->lock);
     p->q[queue].kicked = true;

@@ -63,6 +63,10 @@ struct qw_pool {
     uint32_t nqueues, workers;
     qw_serve_fn serve;
     void *arg;
+    /* Bit q: the device serves queue q itself (the balloon's stats queue,
+     * whose buffer it holds): qw_start starts no worker for it and
+     * qw_kick ignores it. Zero after qw_init; set before qw_start. */
+    uint32_t own;
     pthread_mutex_t lock; /* kicked, busy; stopping and paused change under it */
     pthread_cond_t idle;  /* a worker stopped being busy */
     /* Atomic as well: the serving loop reads both between chains without

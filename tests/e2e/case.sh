@@ -50,7 +50,7 @@ t1=$(uptime_cs)
 # that does not stop at all.
 extra=
 if [ "$case" = snapshot ] || [ "$case" = vmgenid ] || [ "$case" = fs_snapshot ] || [ "$case" = power ] ||
-    [ "$case" = vsock ]; then
+    [ "$case" = vsock ] || [ "$case" = balloon ]; then
     # Each of its steps is bounded (plugvm's --timeout, its own waits).
     extra=$(PLUGVM_IMAGE_PATH=$images PLUGVM_PLUGIN_PATH=$plugins \
         sh "$(dirname "$0")/$case.sh" "$plugvm" "$cfg" "$limit" "$out")

@@ -20,7 +20,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-all_cases="boot smp acpi rng blk blk_ro snapshot power vsock"
+all_cases="boot smp acpi rng blk blk_ro fs fs_snapshot snapshot vmgenid power vsock balloon"
 
 usage() { echo "usage: $0 BUILD_DIR CASE [CASE...]   (CASE: $all_cases)" >&2; exit 2; }
 [ $# -ge 2 ] || usage
@@ -57,6 +57,9 @@ case " ${cases[*]} " in *" blk "*|*" blk_ro "*)
     done ;;
 esac
 
+case " ${cases[*]} " in *" balloon "*)
+    [ -f "$build/plugins/plugvm-balloon.so" ] || skip "$build/plugins/plugvm-balloon.so is not built (target balloon)" ;;
+esac
 case " ${cases[*]} " in *" vsock "*)
     [ -f "$build/plugins/plugvm-vsock.so" ] || skip "$build/plugins/plugvm-vsock.so is not built (target vsock)"
     command -v socat >/dev/null || skip "socat is not installed (scripts/deps.sh installs it)" ;;

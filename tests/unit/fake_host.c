@@ -94,8 +94,28 @@ static int f_notify_used(const struct plugvm_host *h, uint32_t q)
 
 static int f_notify_config(const struct plugvm_host *h)
 {
-    (void)h;
+    struct fake_host *f = F(h);
+    pthread_mutex_lock(&f->lock);
+    f->config_notified++;
+    pthread_mutex_unlock(&f->lock);
     return 0;
+}
+
+/* Only the chain popped last goes back, as the core's does. */
+static int f_vq_unpop(const struct plugvm_host *h, uint32_t q, const struct plugvm_chain *c)
+{
+    struct fake_host *f = F(h);
+    if (q >= FAKE_QUEUES)
+        return -EINVAL;
+    pthread_mutex_lock(&f->lock);
+    struct fake_queue *fq = &f->q[q];
+    int rc = -EINVAL;
+    if (fq->next > 0 && fq->pending[fq->next - 1].head == c->head) {
+        fq->next--;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&f->lock);
+    return rc;
 }
 
 struct fake_worker {
@@ -252,6 +272,7 @@ void fake_host_init(struct fake_host *f)
         .vq_push = f_vq_push, .notify_used = f_notify_used, .notify_config = f_notify_config,
         .start_worker = f_start_worker, .join_worker = f_join_worker, .vq_avail = f_vq_avail,
         .add_fd = f_add_fd, .add_timer = f_add_timer, .del_event = f_del_event,
+        .vq_unpop = f_vq_unpop,
     };
     f->ev = calloc(FAKE_EVENTS, sizeof(*f->ev));
 }

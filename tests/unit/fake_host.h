@@ -47,6 +47,7 @@ struct fake_host {
     pthread_cond_t changed;
     struct fake_queue q[FAKE_QUEUES];
     bool bad_push;         /* a push of a chain not popped, or twice */
+    unsigned config_notified; /* notify_config calls */
     char last_log[1024];
     unsigned nlog;
     struct fake_event *ev; /* FAKE_EVENTS of them, for add_fd/add_timer */
