@@ -153,26 +153,49 @@ uint32_t balloon_pages_serve(struct balloon_pages *p, const struct plugvm_chain 
     return done;
 }
 
+/* The first inflated PFN at or after i, or npfn: a word at a time, since
+ * the bitmap covers RAM plus 4 GiB and is mostly empty. */
+static uint64_t next_set(const struct balloon_pages *p, uint64_t i)
+{
+    while (i < p->npfn) {
+        uint64_t word = p->inflated[i / 64] >> (i % 64);
+        if (word)
+            return i + (uint64_t)__builtin_ctzll(word);
+        i = (i / 64 + 1) * 64;
+    }
+    return p->npfn;
+}
+
+/* How many PFNs from i on (i inflated) are inflated. */
+static uint64_t run_length(const struct balloon_pages *p, uint64_t i)
+{
+    uint64_t n = 0;
+    while (i + n < p->npfn) {
+        uint64_t at = i + n, word = ~p->inflated[at / 64] >> (at % 64);
+        if (word) {
+            n += (uint64_t)__builtin_ctzll(word);
+            break;
+        }
+        n += 64 - at % 64;
+    }
+    return i + n > p->npfn ? p->npfn - i : n;
+}
+
 int balloon_pages_save(struct balloon_pages *p, struct plugvm_record_writer *w)
 {
     const struct plugvm_record_writer_ops *o = w->ops;
     pthread_mutex_lock(&p->lock);
     uint32_t runs = 0;
-    for (uint64_t i = 0; i < p->npfn; i++)
-        if (test_bit(p->inflated, i) && (i == 0 || !test_bit(p->inflated, i - 1)))
-            runs++;
+    for (uint64_t i = next_set(p, 0); i < p->npfn; i = next_set(p, i + run_length(p, i)))
+        runs++;
     int rc = o->put_u64(w, p->npfn);
     rc = rc ? rc : o->put_u64(w, p->count);
     rc = rc ? rc : o->put_u32(w, runs);
-    for (uint64_t i = 0; i < p->npfn && !rc; i++) {
-        if (!test_bit(p->inflated, i))
-            continue;
-        uint64_t n = 1;
-        while (i + n < p->npfn && test_bit(p->inflated, i + n))
-            n++;
+    for (uint64_t i = next_set(p, 0); i < p->npfn && !rc;) {
+        uint64_t n = run_length(p, i);
         rc = o->put_u64(w, i);
         rc = rc ? rc : o->put_u64(w, n);
-        i += n;
+        i = next_set(p, i + n);
     }
     pthread_mutex_unlock(&p->lock);
     return rc;

@@ -80,6 +80,17 @@ grep -q "$tmp/nosnap/vm.cfg" "$tmp/err" || fail "restore of nothing: $(cat "$tmp
 grep -q -- "--to DIR is required" "$tmp/err" || fail "snapshot without --to: $(cat "$tmp/err")"
 "$plugvm" pause --api "$tmp/sock" 2>"$tmp/err"; [ $? -eq 1 ] || fail "pause, no VM: status not 1"
 grep -q "cannot connect" "$tmp/err" || fail "pause, no VM: $(cat "$tmp/err")"
+# balloon: usage errors are 2 (a set without a whole number of MiB named),
+# no VM at the socket 1.
+"$plugvm" balloon --api "$tmp/sock" 2>/dev/null; [ $? -eq 2 ] || fail "balloon without a verb: status not 2"
+"$plugvm" balloon --api "$tmp/sock" set 1.5 2>"$tmp/err"; [ $? -eq 2 ] || fail "balloon set 1.5: status not 2"
+grep -q "expected a whole number of MiB, got '1.5'" "$tmp/err" || fail "balloon set 1.5: $(cat "$tmp/err")"
+"$plugvm" balloon --api "$tmp/sock" set -4 2>/dev/null; [ $? -eq 2 ] || fail "balloon set -4: status not 2"
+"$plugvm" balloon get 2>/dev/null; [ $? -eq 2 ] || fail "balloon without --api: status not 2"
+"$plugvm" balloon --api "$tmp/sock" stats 2>"$tmp/err"; [ $? -eq 1 ] || fail "balloon stats, no VM: status not 1"
+grep -q "cannot connect" "$tmp/err" || fail "balloon stats, no VM: $(cat "$tmp/err")"
+out=$("$plugvm" balloon --help) || fail "balloon --help exited $?"
+grep -q "set MIB | get | stats" <<<"$out" || fail "balloon --help: $out"
 out=$("$plugvm" restore --help) || fail "restore --help exited $?"
 grep -q -- "--set devices\[N\].SETTING=VALUE" <<<"$out" || fail "restore --help lacks --set"
 "$plugvm" restore --set frob "$tmp/nosnap" 2>/dev/null; [ $? -ne 0 ] || fail "restore --set frob succeeded"

@@ -12,6 +12,10 @@
 #   1. the guest touches 768 MiB and frees it (resident on the host);
 #   2. balloon set 768 (the guest keeps 256 MiB): the driver's actual
 #      reaches 768 MiB and the RSS drops by at least 90% of that;
+#      plugvm snapshot: the memory file holds at most 324 MiB of data
+#      (du), the balloon's pages being holes; SIGKILL, plugvm restore:
+#      the restored balloon holds 768 MiB, and steps 3 to 5 run on the
+#      restored VM;
 #   3. the statistics arrive (free_memory, total_memory); a target above
 #      guest RAM is refused with a message;
 #   4. balloon set 0: actual returns to 0, and the guest touches 768 MiB
@@ -31,8 +35,8 @@ set -u
 plugvm=$1 cfg=$2 limit=$3 out=$4
 
 sock=$out/api.sock
-rm -f "$out"/console* "$out"/stderr* "$out/in."* "$sock"
-mkfifo "$out/in.oom" "$out/in.report" || { echo "cannot make FIFOs in $out"; exit 1; }
+rm -rf "$out"/console* "$out"/stderr* "$out/in."* "$sock" "$out/snap"
+mkfifo "$out/in.oom" "$out/in.restore" "$out/in.report" || { echo "cannot make FIFOs in $out"; exit 1; }
 sed 's|@BALLOON@|deflate_on_oom = true; stats_interval_s = 1;|' "$cfg" >"$out/oom.cfg"
 sed 's|@BALLOON@|free_page_reporting = true;|' "$cfg" >"$out/report.cfg"
 
@@ -40,10 +44,10 @@ sed 's|@BALLOON@|free_page_reporting = true;|' "$cfg" >"$out/report.cfg"
 pids=
 finish() {
     for p in $pids; do kill -9 "$p" 2>/dev/null; done
-    for v in oom report; do
+    for v in oom restore report; do
         [ -f "$out/console.$v" ] && { echo "--- (balloon.sh) VM $v ---"; cat "$out/console.$v"; }
     done >"$out/console"
-    for v in oom report; do [ -f "$out/stderr.$v" ] && sed "s/^/$v: /" "$out/stderr.$v"; done >"$out/stderr"
+    for v in oom restore report; do [ -f "$out/stderr.$v" ] && sed "s/^/$v: /" "$out/stderr.$v"; done >"$out/stderr"
 }
 trap finish EXIT
 fail() { echo "$*"; exit 1; }
@@ -105,6 +109,31 @@ drop=$((rss0 - rss1))
 [ $((drop * 100)) -ge $((768 * 90)) ] ||
     fail "inflating 768 MiB took the RSS from $rss0 to $rss1 MiB: $drop MiB, less than 90% of 768"
 
+# A snapshot of the inflated VM leaves the balloon out of its memory
+# file; the restored VM goes on with the same balloon.
+msg=$(timeout 120 "$plugvm" snapshot --api "$sock" --to "$out/snap" 2>&1) || fail "plugvm snapshot: $msg"
+mem_mib=$(($(du -k "$out/snap/memory" | cut -f1) / 1024))
+[ "$mem_mib" -le $((1024 - 700)) ] ||
+    fail "the snapshot's memory file holds $mem_mib MiB of data with 768 MiB of 1024 in the balloon"
+kill -9 $run
+wait $run 2>/dev/null
+exec 5>&-
+c=$out/console.restore
+: >"$c"
+exec 5<>"$out/in.restore"
+"$plugvm" restore -v --api "$sock" --timeout "$vm_limit" "$out/snap" <"$out/in.restore" >"$c" 2>"$out/stderr.restore" 5>&- &
+run=$!
+pids="$pids $run"
+n=0
+until got=$(api get 2>/dev/null); do
+    n=$((n + 1))
+    alive $run && [ $n -lt 150 ] || fail "the restored VM's control socket did not answer: $(tail -n 3 "$out/stderr.restore")"
+    sleep 0.2
+done
+[ "$(echo "$got" | num actual_mib)" = 768 ] && [ "$(echo "$got" | num inflated_pages)" = $((768 * 256)) ] ||
+    fail "the restored balloon is not the one snapshotted (768 MiB, $((768 * 256)) pages): $got"
+rss_restored=$(rss_mib $run)
+
 n=0
 until stats=$(api stats 2>&1) && echo "$stats" | grep -q '"total_memory":' && [ "$(echo "$stats" | num updates)" -ge 2 ]; do
     n=$((n + 1))
@@ -131,7 +160,7 @@ step 20 "oom_kills"
 [ "$res" = "0 " ] || [ "$res" = 0 ] || fail "the OOM killer ran ($res kills) though the balloon could deflate"
 oom_actual=$(api get | num actual_mib)
 [ "$oom_actual" -lt 768 ] || fail "the guest touched 640 MiB with the balloon at 768 MiB, and actual is still $oom_actual MiB"
-quit oom
+quit "oom (restored)"
 
 # --- VM 2: free page reporting ---
 boot report
@@ -150,4 +179,4 @@ t_report=$(awk -v d=$(($(uptime_cs) - t)) 'BEGIN { printf "%.1f", d / 100 }')
 reported=$(api get | num reported_mib)
 quit report
 
-echo "inflate 768 MiB in $t_inflate s: RSS $rss0 -> $rss1 MiB ($drop MiB, $((drop * 100 / 768))% of it); stats free_memory $((free >> 20)) MiB of $((total >> 20)); 2048 MiB refused; deflate to 0 in $t_deflate s, RSS $rss2 MiB after the guest touched 768 MiB again; deflate_on_oom: 640 MiB touched at a 768 MiB balloon, actual now $oom_actual MiB, 0 OOM kills; free page reporting: RSS $rss_held -> $rss_freed MiB $t_report s after the guest freed 512 MiB ($reported MiB reported)"
+echo "inflate 768 MiB in $t_inflate s: RSS $rss0 -> $rss1 MiB ($drop MiB, $((drop * 100 / 768))% of it); snapshot memory file $mem_mib MiB of data, restored with the balloon at 768 MiB (RSS $rss_restored MiB); then on the restored VM: stats free_memory $((free >> 20)) MiB of $((total >> 20)); 2048 MiB refused; deflate to 0 in $t_deflate s, RSS $rss2 MiB after the guest touched 768 MiB again; deflate_on_oom: 640 MiB touched at a 768 MiB balloon, actual now $oom_actual MiB, 0 OOM kills; free page reporting: RSS $rss_held -> $rss_freed MiB $t_report s after the guest freed 512 MiB ($reported MiB reported)"
