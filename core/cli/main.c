@@ -17,6 +17,7 @@
 #include "virtio/device.h"
 #include "loader/loader.h"
 #include "util/log.h"
+#include "util/paths.h"
 #include "vm/vm.h"
 
 static void usage(FILE *f)
@@ -162,7 +163,9 @@ char *image_helper_path(void)
                 return strdup(path);
         }
     }
-    snprintf(path, sizeof(path), "%s/plugvm-image", PLUGVM_LIBEXECDIR);
+    char dir[4096];
+    paths_install_dir(PLUGVM_LIBEXEC_RELDIR, dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/plugvm-image", dir);
     return access(path, X_OK) == 0 ? strdup(path) : NULL;
 }
 
@@ -174,8 +177,10 @@ static int exec_image(char **argv)
     char *path = image_helper_path();
     if (path)
         execv(path, argv);
-    fprintf(stderr, "plugvm image: cannot run %s (nor plugvm-image beside plugvm): %s\n",
-            path ? path : PLUGVM_LIBEXECDIR "/plugvm-image", path ? strerror(errno) : "not found");
+    char dir[4096];
+    paths_install_dir(PLUGVM_LIBEXEC_RELDIR, dir, sizeof(dir));
+    fprintf(stderr, "plugvm image: cannot run %s%s (nor plugvm-image beside plugvm): %s\n",
+            path ? path : dir, path ? "" : "/plugvm-image", path ? strerror(errno) : "not found");
     free(path);
     return 1;
 }

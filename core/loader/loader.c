@@ -180,9 +180,11 @@ const struct loaded_plugin *loader_get(struct plugin_set *set, const char *ref, 
         snprintf(file, sizeof(file), "plugvm-%s.so", ref);
         char *found = strlen(ref) < 32 ? paths_find_plugin(file) : NULL;
         if (!found) {
+            char dir[4096];
+            paths_install_dir(PLUGVM_PLUGIN_RELDIR, dir, sizeof(dir));
             snprintf(err, errlen, "plugin '%s' not found: no plugvm-%s.so in the build tree, "
                      "$PLUGVM_PLUGIN_PATH or %s (`plugvm plugins` lists what is found)",
-                     ref, ref, PLUGVM_INSTALL_PLUGIN_DIR);
+                     ref, ref, dir);
             return NULL;
         }
         p = loader_load_path(set, found, err, errlen);

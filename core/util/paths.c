@@ -7,8 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifndef PLUGVM_BUILD_DIR
-#error "PLUGVM_BUILD_DIR must be defined by the build"
+#if !defined(PLUGVM_BUILD_DIR) || !defined(PLUGVM_INSTALL_PREFIX) || !defined(PLUGVM_BINDIR_REL) || \
+    !defined(PLUGVM_PLUGIN_RELDIR) || !defined(PLUGVM_IMAGE_RELDIR) || !defined(PLUGVM_LIBEXEC_RELDIR)
+#error "the build defines where plugvm is built and installed (core/CMakeLists.txt)"
 #endif
 
 bool paths_in_build_tree(void)
@@ -18,6 +19,39 @@ bool paths_in_build_tree(void)
         return false;
     size_t n = strlen(build);
     return strncmp(exe, build, n) == 0 && exe[n] == '/';
+}
+
+/* The install prefix plugvm runs from: /proc/self/exe's folder when it
+ * is PREFIX/BINDIR (plugvm) or PREFIX/LIBEXECDIR/plugvm (its helpers), so
+ * that a tree installed with `cmake --install --prefix P` (or into a
+ * DESTDIR, or moved) finds its own plugins and images; else the prefix
+ * it was built for. Written into out (len bytes). */
+static void install_prefix(char *out, size_t len)
+{
+    static const char *const rels[] = {PLUGVM_BINDIR_REL, PLUGVM_LIBEXEC_RELDIR};
+    char exe[PATH_MAX];
+    char *slash = realpath("/proc/self/exe", exe) ? strrchr(exe, '/') : NULL;
+    if (slash) {
+        *slash = '\0';
+        size_t n = strlen(exe);
+        for (size_t i = 0; i < sizeof(rels) / sizeof(rels[0]); i++) {
+            size_t r = strlen(rels[i]);
+            if (rels[i][0] != '/' && n > r && exe[n - r - 1] == '/' && strcmp(exe + n - r, rels[i]) == 0) {
+                snprintf(out, len, "%.*s", (int)(n - r - 1), exe);
+                if (!out[0])
+                    snprintf(out, len, "/");
+                return;
+            }
+        }
+    }
+    snprintf(out, len, "%s", PLUGVM_INSTALL_PREFIX);
+}
+
+void paths_install_dir(const char *rel, char *out, size_t len)
+{
+    char prefix[PATH_MAX];
+    install_prefix(prefix, sizeof(prefix));
+    snprintf(out, len, "%s%s%s", prefix, strcmp(prefix, "/") ? "/" : "", rel);
 }
 
 static int each_in_list(const char *list, int (*fn)(const char *, void *), void *arg)
@@ -39,7 +73,9 @@ void paths_each_plugin_dir(int (*fn)(const char *dir, void *arg), void *arg)
         return;
     if (each_in_list(getenv("PLUGVM_PLUGIN_PATH"), fn, arg))
         return;
-    fn(PLUGVM_INSTALL_PLUGIN_DIR, arg);
+    char dir[PATH_MAX];
+    paths_install_dir(PLUGVM_PLUGIN_RELDIR, dir, sizeof(dir));
+    fn(dir, arg);
 }
 
 struct find_ctx {
@@ -73,9 +109,11 @@ char *paths_find_image(const char *base_dir, const char *name)
     if (name[0] == '/')
         return access(name, F_OK) == 0 ? strdup(name) : NULL;
     struct find_ctx c = {.name = name};
+    char installed[PATH_MAX];
+    paths_install_dir(PLUGVM_IMAGE_RELDIR, installed, sizeof(installed));
     if (try_dir(base_dir, &c) || each_in_list(getenv("PLUGVM_IMAGE_PATH"), try_dir, &c) ||
         (paths_in_build_tree() && try_dir(PLUGVM_BUILD_DIR "/images", &c)) ||
-        try_dir(PLUGVM_INSTALL_IMAGE_DIR, &c))
+        try_dir(installed, &c))
         return c.found;
     return NULL;
 }

@@ -13,8 +13,15 @@
 /* True when /proc/self/exe lies under the build tree plugvm was built in. */
 bool paths_in_build_tree(void);
 
+/* PREFIX/rel (rel relative: PLUGVM_PLUGIN_RELDIR, PLUGVM_IMAGE_RELDIR,
+ * PLUGVM_LIBEXEC_RELDIR) into out (len bytes), PREFIX being the tree this
+ * plugvm is installed in, found from its own path (so an installed tree
+ * may be moved), else the prefix it was built for. */
+void paths_install_dir(const char *rel, char *out, size_t len);
+
 /* Search folders for plugins, in order: build tree's plugins/, each entry of
- * $PLUGVM_PLUGIN_PATH (':'-separated), the install prefix's lib/plugvm.
+ * $PLUGVM_PLUGIN_PATH (':'-separated), the install prefix's
+ * lib/plugvm/plugins (paths_install_dir).
  * Calls fn for each; stops early when fn returns non-zero. */
 void paths_each_plugin_dir(int (*fn)(const char *dir, void *arg), void *arg);
 
@@ -25,7 +32,7 @@ char *paths_find_plugin(const char *file);
 /* Resolves a file named in a config: absolute paths as they are; relative
  * ones against `base_dir` (the config file's folder), then each entry of
  * $PLUGVM_IMAGE_PATH, then the build tree's images/, then the install
- * prefix's share/plugvm/images. Returns a malloc'd path of the first that
+ * prefix's share/plugvm/images (paths_install_dir). Returns a malloc'd path of the first that
  * exists, or NULL. */
 char *paths_find_image(const char *base_dir, const char *name);
 
