@@ -19,10 +19,11 @@ libdir=$(sed -n 's/^CMAKE_INSTALL_LIBDIR:[A-Z]*=//p' "$build/CMakeCache.txt")
 plugins="kvm blk fs vsock balloon"
 want="bin/plugvm libexec/plugvm/plugvm-image libexec/plugvm/plugvm-init
       include/plugvm/plugin.h include/plugvm/device.h include/plugvm/host.h include/plugvm/backend.h
-      $libdir/pkgconfig/plugvm.pc $libdir/cmake/plugvm/plugvmConfig.cmake
+      share/pkgconfig/plugvm.pc $libdir/cmake/plugvm/plugvmConfig.cmake
       share/doc/plugvm/README.md share/doc/plugvm/CONFIG.md share/doc/plugvm/PLUGINS.md
       share/doc/plugvm/API.md share/doc/plugvm/examples/hello.cfg share/plugvm/images/hello.elf
-      share/man/man1/plugvm.1 share/man/man5/plugvm.cfg.5 share/man/man7/plugvm-plugin.7"
+      share/man/man1/plugvm.1.gz share/man/man5/plugvm.cfg.5.gz share/man/man7/plugvm-plugin.7.gz
+      share/doc/plugvm/copyright share/doc/plugvm/changelog.gz"
 for p in $plugins; do want="$want $libdir/plugvm/plugins/plugvm-$p.so"; done
 for f in $want; do
     [ -e "$root/$f" ] || fail "$f is not installed (under $root)"
@@ -44,13 +45,13 @@ grep -q refused <<<"$out" && fail "installed plugvm plugins refused a plugin: $o
 out=$(cd "$tmp" && env -u PLUGVM_IMAGE_PATH "$root/bin/plugvm" acpi "$root/share/doc/plugvm/examples/hello.cfg" "$tmp/acpi" 2>&1) ||
     fail "installed plugvm acpi of the installed hello.cfg: $out"
 
-for m in man1/plugvm.1 man5/plugvm.cfg.5 man7/plugvm-plugin.7; do
-    warn=$(LC_ALL=C.UTF-8 groff -man -Tutf8 -ww -z "$root/share/man/$m" 2>&1)
+for m in man1/plugvm.1.gz man5/plugvm.cfg.5.gz man7/plugvm-plugin.7.gz; do
+    warn=$(zcat "$root/share/man/$m" | LC_ALL=C.UTF-8 groff -man -Tutf8 -ww -z 2>&1)
     [ -z "$warn" ] || fail "groff warns about $m: $warn"
-    lines=$(LC_ALL=C.UTF-8 groff -man -Tutf8 "$root/share/man/$m" 2>/dev/null | grep -c .)
+    lines=$(zcat "$root/share/man/$m" | LC_ALL=C.UTF-8 groff -man -Tutf8 2>/dev/null | grep -c .)
     [ "$lines" -gt 40 ] || fail "$m renders to $lines lines"
 done
-pd=$(PKG_CONFIG_PATH=$root/$libdir/pkgconfig pkg-config --variable=plugindir plugvm)
+pd=$(PKG_CONFIG_PATH=$root/share/pkgconfig pkg-config --variable=plugindir plugvm)
 [ "$(cd "$pd" 2>/dev/null && pwd)" = "$root/$libdir/plugvm/plugins" ] ||
     fail "pkg-config's plugindir is $pd, not $root/$libdir/plugvm/plugins"
 echo "ok: $(echo $want | wc -w) files installed under a DESTDIR with prefix /opt/plugvm;" \

@@ -23,8 +23,8 @@ so=$tmp/rng/plugvm-rng.so
 grep -q -- "-I$src/include" "$tmp/rng/CMakeFiles/rng.dir/flags.make" && fail "built against the source tree"
 
 # The same source builds with nothing but pkg-config's flags.
-PKG_CONFIG_PATH=$tmp/prefix/lib/pkgconfig cc -shared -fPIC -D_GNU_SOURCE -DRNG_VERSION='"1"' \
-    -Wall -Wextra -Werror $(PKG_CONFIG_PATH=$tmp/prefix/lib/pkgconfig pkg-config --cflags plugvm) \
+PKG_CONFIG_PATH=$tmp/prefix/share/pkgconfig cc -shared -fPIC -fvisibility=hidden -D_GNU_SOURCE -DRNG_VERSION='"1"' \
+    -Wall -Wextra -Werror $(PKG_CONFIG_PATH=$tmp/prefix/share/pkgconfig pkg-config --cflags plugvm) \
     -o "$tmp/plugvm-rng-pc.so" "$src/examples/plugins/rng/rng.c" -lpthread ||
     fail "pkg-config build"
 
