@@ -25,6 +25,16 @@ bench_vmhost() {
     [ -n "${PLUGVM_VMHOST:-}" ] && return 0
     exec "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../tests/vmhost/run.sh" --need kvm "$build" "$@"
 }
+# bench_start ARG...: a run.sh's start: exactly one argument, the build
+# folder, made absolute in $build; $repo, the source tree; then
+# bench_vmhost (the script again in the nested host where this host has
+# no usable KVM). Export VMHOST_* settings before it.
+bench_start() {
+    [ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
+    build=$(cd "$1" && pwd) || exit 2
+    repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    bench_vmhost "$build" "$0" "$build"
+}
 # bench_where: the tables' line on where the figures come from, when that
 # is the nested host: its absolute times are TCG's, not a machine's.
 bench_where() {

@@ -20,12 +20,8 @@
 # shellcheck disable=SC2054
 set -u
 export LC_ALL=C
-[ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
-build=$(cd "$1" && pwd) || exit 2
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-. "$here/../lib.sh"
-bench_vmhost "$build" "$0" "$build"
+. "$(dirname "$0")/../lib.sh"
+bench_start "$@"
 runs=${RUNS:-3}
 plugvm=$build/core/plugvm
 kernel=$build/images/debian-cloud-vmlinuz initrd=$build/e2e/e2e-initramfs.cpio.gz

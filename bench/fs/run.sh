@@ -17,15 +17,11 @@
 # (bench/README.md): compare ratios only there.
 set -u
 export LC_ALL=C
-[ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
-build=$(cd "$1" && pwd) || exit 2
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-. "$here/../lib.sh"
+. "$(dirname "$0")/../lib.sh"
 # The guest's metadata run keeps the nested host's one CPU busy for
 # minutes, starving its heartbeat: a longer silence before it counts as hung.
 export VMHOST_QUIET=1 VMHOST_SILENCE=${VMHOST_SILENCE:-600}
-bench_vmhost "$build" "$0" "$build"
+bench_start "$@"
 # In the nested host the guest gets 256 MiB: with 544 MiB there the outer
 # machine stopped (no heartbeat, its console silent) just after the guest
 # mounted the share, twice in two tries; at 256 MiB it runs (README.md).

@@ -29,12 +29,8 @@
 # shellcheck disable=SC2054
 set -u
 export LC_ALL=C
-[ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
-build=$(cd "$1" && pwd) || exit 2
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-. "$here/../lib.sh"
-bench_vmhost "$build" "$0" "$build"
+. "$(dirname "$0")/../lib.sh"
+bench_start "$@"
 if [ "${PLUGVM_VMHOST:-}" = nested ]; then
     mib=${MIB:-16} conns=${CONNS:-50}
 else
