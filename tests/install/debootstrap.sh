@@ -50,9 +50,12 @@ done
 umount "$root/proc" && mounts=()
 
 # The installed hello example, where KVM is: the root's own plugvm, its
-# plugins and its hello.elf, with /dev (for /dev/kvm) bound into it.
+# plugins and its hello.elf, with /dev (for /dev/kvm) bound into it and
+# /proc (plugvm finds its prefix through /proc/self/exe).
 "$src/tests/vmhost/run.sh" --need kvm "$build" sh -c \
-    'mount --bind /dev "$1/dev" || exit 1; chroot "$1" plugvm run --timeout 60 /usr/share/doc/plugvm/examples/hello.cfg </dev/null; st=$?; umount "$1/dev"; exit $st' \
+    'mount --bind /dev "$1/dev" && mount -t proc proc "$1/proc" || exit 1
+     chroot "$1" plugvm run --timeout 60 /usr/share/doc/plugvm/examples/hello.cfg </dev/null
+     st=$?; umount "$1/proc"; umount "$1/dev"; exit $st' \
     sh "$root" >"$tmp/hello.out" 2>"$tmp/hello.err"
 st=$?
 [ $st -eq 77 ] && { cat "$tmp/hello.out"; exit 77; }
