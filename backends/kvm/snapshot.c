@@ -731,9 +731,23 @@ int kvm_vcpu_restore(struct plugvm_vcpu *v, struct plugvm_record_reader *r)
     /* Judged before anything is applied: KVM_SET_CPUID2 takes almost any
      * bits, so a state file could otherwise give the guest features the
      * config disables or the host lacks. */
+    /* Held to what KVM gives this vCPU now, read back after the config's
+     * table was set at vcpu_create: under KVM over PVM the guest runs
+     * with the host CPU's own features, which KVM_GET_SUPPORTED_CPUID
+     * does not list but KVM_GET_CPUID2 does (the state file's CPUID came
+     * from KVM_GET_CPUID2 too). Elsewhere the two agree. */
     char why[256];
-    if (kvm_cpuid_check_saved(v->vm->cpuid, v->vm->masks, v->vm->nmasks, s->cpuid, why,
-                              sizeof(why))) {
+    const struct kvm_cpuid2 *allowed = v->vm->cpuid;
+    struct kvm_cpuid2 *now =
+        calloc(1, sizeof(*now) + KVM_MAX_CPUID_ENTRIES * sizeof(now->entries[0]));
+    if (now) {
+        now->nent = KVM_MAX_CPUID_ENTRIES;
+        if (ioctl(v->fd, KVM_GET_CPUID2, now) == 0)
+            allowed = now;
+    }
+    int bad = kvm_cpuid_check_saved(allowed, v->vm->masks, v->vm->nmasks, s->cpuid, why, sizeof(why));
+    free(now);
+    if (bad) {
         say(who, PLUGVM_LOG_ERROR, "record %s (tag %u): %s", rec_name(KVM_REC_CPUID),
             KVM_REC_CPUID, why);
         rc = -EINVAL;
