@@ -26,6 +26,12 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# libplugvm.so.0: a shlibs file for programs built against it, and the
+# ldconfig trigger Debian's policy asks of a package with a public library
+# (CPack also writes postinst/postrm calling ldconfig: lintian-overrides).
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${CMAKE_SOURCE_DIR}/packaging/triggers)
 set(CPACK_DEBIAN_COMPRESSION_TYPE xz)
 
 set(CPACK_RPM_FILE_NAME RPM-DEFAULT)
@@ -37,7 +43,7 @@ set(CPACK_RPM_PACKAGE_REQUIRES "libarchive")
 set(CPACK_RPM_SPEC_MORE_DEFINE "%define _build_id_links none\n%global __requires_exclude_from ^/usr/(share/plugvm/images|libexec/plugvm/plugvm-init).*$")
 set(CPACK_RPM_EXCLUDE_FROM_AUTO_FILELIST_ADDITION /usr/libexec /usr/share/man /usr/share/man/man1
   /usr/share/man/man5 /usr/share/man/man7 /usr/share/lintian /usr/share/lintian/overrides
-  /usr/lib/cmake /usr/share/pkgconfig /usr/include)
+  /usr/lib/cmake /usr/${CMAKE_INSTALL_LIBDIR}/pkgconfig /usr/include)
 
 # What a .deb must carry for Debian's policy: the copyright file, a
 # changelog, and the overrides that explain the tags lintian is told to

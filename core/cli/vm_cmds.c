@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
+
+#include <errno.h>
+#include <plugvm/vm.h>
 
 #include "api/client.h"
 #include "cli/commands.h"
-#include "config/config.h"
-#include "loader/loader.h"
 #include "util/log.h"
 #include "vm/vm.h"
 
@@ -66,6 +68,66 @@ static void raise_nofile(void)
     }
 }
 
+/* --set devices[N].SETTING=VALUE: a string setting of device N (a
+ * restore's disk path). 0, or -1 with the message printed. */
+static int set_device(struct plugvm_vm *vm, const char *spec)
+{
+    unsigned idx;
+    int name_at = 0;
+    char name[64];
+    const char *eq;
+    struct plugvm_error e;
+    if (sscanf(spec, "devices[%u].%n", &idx, &name_at) != 1 || name_at == 0 ||
+        !(eq = strchr(spec + name_at, '=')) || eq == spec + name_at ||
+        (size_t)(eq - spec - name_at) >= sizeof(name)) {
+        pv_err("--set %s: expected devices[N].SETTING=VALUE", spec);
+        return -1;
+    }
+    snprintf(name, sizeof(name), "%.*s", (int)(eq - spec - name_at), spec + name_at);
+    if (plugvm_vm_device_set_string(vm, idx, name, eq + 1, &e)) {
+        pv_err("--set %s: %s", spec, e.message);
+        return -1;
+    }
+    return 0;
+}
+
+static void cli_stop(void *arg, int sig)
+{
+    (void)sig;
+    plugvm_vm_stop(arg, NULL);
+}
+
+/* Starts vm, waits for its end, SIGINT, SIGTERM or --timeout, as
+ * vm_run does, over libplugvm (plugvm/vm.h). Returns the exit status:
+ * the VM's, or 130, 143, 124 when a signal or the timeout stopped it. */
+static int run_vm(struct plugvm_vm *vm, const struct vm_options *o)
+{
+    struct plugvm_error e;
+    if (plugvm_vm_set_console(vm, o->console_in_fd, o->console_out_fd,
+                              o->console_terminal ? PLUGVM_CONSOLE_TERMINAL : 0, &e) ||
+        (o->api_path && plugvm_vm_set_api_socket(vm, o->api_path, &e))) {
+        pv_err("%s", e.message);
+        return 1;
+    }
+    sigset_t old;
+    int sfd = run_signals_block(&old), status = 1;
+    if (sfd < 0) {
+        pv_err("signalfd: %s", strerror(errno));
+    } else if (plugvm_vm_start(vm, &e)) {
+        pv_err("%s", e.message);
+    } else {
+        int why = run_wait(plugvm_vm_event_fd(vm), sfd, o->timeout_s, NULL, cli_stop, vm);
+        plugvm_vm_wait(vm, -1, &status, NULL);
+        /* Ours, unless the guest stopped first. */
+        if (why != 0 && plugvm_vm_stop_reason(vm) == PLUGVM_STOP_REQUESTED)
+            status = why == SIGINT ? 130 : why == SIGTERM ? 143 : 124;
+        if (why < 0)
+            pv_err("--timeout of %g s elapsed: the VM was stopped", o->timeout_s);
+    }
+    run_signals_restore(sfd, &old);
+    return status;
+}
+
 static int run_or_restore(int argc, char **argv, bool restore)
 {
     raise_nofile();
@@ -74,7 +136,8 @@ static int run_or_restore(int argc, char **argv, bool restore)
         {"api", required_argument, NULL, 'a'},     {"set", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
-    struct vm_options o = {0};
+    struct vm_options o = {.console_in_fd = STDIN_FILENO, .console_out_fd = STDOUT_FILENO,
+                           .console_terminal = true};
     const char *sets[32];
     size_t nsets = 0;
     int c;
@@ -112,10 +175,12 @@ static int run_or_restore(int argc, char **argv, bool restore)
         return 2;
     }
     char path[PATH_MAX];
+    struct plugvm_vm *vm;
+    struct plugvm_error e;
     if (restore) {
         o.restore_dir = argv[optind];
-        if (snprintf(path, sizeof(path), "%s/vm.cfg", argv[optind]) >= (int)sizeof(path)) {
-            pv_err("%s: path too long", argv[optind]);
+        if (plugvm_vm_new_from_snapshot(o.restore_dir, &vm, &e)) {
+            pv_err("%s", e.message);
             return 1;
         }
     } else {
@@ -123,24 +188,18 @@ static int run_or_restore(int argc, char **argv, bool restore)
         int status;
         if (!o.api_path && run_image_config(path, o.timeout_s, o.verbose, &status))
             return status;
-    }
-    struct vm_config cfg;
-    char err[2048];
-    if (config_load(&cfg, path, err, sizeof(err))) {
-        pv_err("%s", err);
-        return 1;
+        if (plugvm_vm_new_from_config(path, &vm, &e)) {
+            pv_err("%s", e.message);
+            return 1;
+        }
     }
     for (size_t i = 0; i < nsets; i++)
-        if (config_override(&cfg, sets[i], err, sizeof(err))) {
-            pv_err("%s", err);
-            config_free(&cfg);
+        if (set_device(vm, sets[i])) {
+            plugvm_vm_free(vm);
             return 2;
         }
-    struct plugin_set *plugins = calloc(1, sizeof(*plugins));
-    int status = vm_run(&cfg, plugins, &o);
-    loader_unload_all(plugins);
-    free(plugins);
-    config_free(&cfg);
+    int status = run_vm(vm, &o);
+    plugvm_vm_free(vm);
     return status;
 }
 

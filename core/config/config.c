@@ -225,6 +225,28 @@ bad:
     return -1;
 }
 
+void config_init_empty(struct vm_config *c, const char *name)
+{
+    memset(c, 0, sizeof(*c));
+    config_init(&c->cfg);
+    c->path = strdup(name);
+    config_setting_add(config_root_setting(&c->cfg), "vm", CONFIG_TYPE_GROUP);
+}
+
+int config_reload(struct vm_config *c, const char *dir, char *err, size_t errlen)
+{
+    /* What load_parsed derives, from nothing: the settings may have
+     * changed since (libplugvm's setters). */
+    free(c->kernel);
+    free(c->initrd);
+    c->kernel = c->initrd = NULL;
+    c->ncpuid_masks = 0;
+    c->ndevices = 0;
+    c->exit_port = false;
+    memset(c->devices, 0, sizeof(c->devices));
+    return load_parsed(c, dir, err, errlen);
+}
+
 void config_free(struct vm_config *c)
 {
     config_destroy(&c->cfg);

@@ -57,6 +57,14 @@ int config_load(struct vm_config *c, const char *path, char *err, size_t errlen)
  * entry (no file per input). */
 int config_load_string(struct vm_config *c, const char *name, const char *text, const char *dir,
                        char *err, size_t errlen);
+/* A config with an empty `vm` group and no devices, named `name` in
+ * messages, for libplugvm's field-by-field VMs: the settings are added to
+ * c->cfg, then config_reload checks them. config_free must be called. */
+void config_init_empty(struct vm_config *c, const char *name);
+/* Checks c->cfg again and derives the fields from it, as config_load did
+ * (relative file names looked up in `dir`), after its settings changed.
+ * 0, or -1 with err. */
+int config_reload(struct vm_config *c, const char *dir, char *err, size_t errlen);
 void config_free(struct vm_config *c);
 /* Sets a device's string setting from "devices[N].SETTING=VALUE" (a
  * restore's override of a path), before the devices are checked and

@@ -63,7 +63,7 @@ void guest_mem_place(struct guest_mem *m, uint8_t *base)
 void guest_mem_fini(struct guest_mem *m)
 {
     if (m->base && m->backing_fd >= 0)
-        guest_mem_unwatch_sigbus();
+        guest_mem_unwatch_sigbus(m);
     if (m->base)
         munmap(m->base, m->size);
     m->base = NULL;

@@ -73,10 +73,11 @@ int guest_mem_init_file(struct guest_mem *m, uint64_t size, int fd, const char *
  * an address inside it (its file was truncated under the VM) prints one
  * line naming `path` and ends plugvm with status 1, instead of a crash
  * without a word; any other SIGBUS keeps its previous disposition.
- * Process-wide: one watched mapping at a time. 0, or -1 (sigaction).
- * (guest_mem_sigbus.c) */
+ * Up to 64 mappings at once, one per restored VM of the process; the
+ * SIGBUS handler is installed while any is watched. 0, or -1 (table full,
+ * sigaction). Any thread. (guest_mem_sigbus.c) */
 int guest_mem_watch_sigbus(const struct guest_mem *m, const char *path);
-void guest_mem_unwatch_sigbus(void);
+void guest_mem_unwatch_sigbus(const struct guest_mem *m);
 
 /* Gives the host memory behind [hva, hva + len) back to the host
  * (madvise MADV_DONTNEED) and marks its pages discarded: only the whole

@@ -344,7 +344,7 @@ static int run_vm(const struct image_run_opts *o, struct run_state *s, const str
         return 125;
     }
     struct vm_options vo = {.timeout_s = o->timeout_s, .verbose = o->verbose, .restore_dir = restore_dir,
-                            .console_detached = true, .console_fd = console_fd, .attached = relay_attached,
+                            .console_in_fd = -1, .console_out_fd = console_fd, .attached = relay_attached,
                             .on_signal = relay_on_signal, .hook_arg = relay};
     struct plugin_set *plugins = calloc(1, sizeof(*plugins));
     int vm_status = plugins ? vm_run(cfg, plugins, &vo) : 1;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "paths.h"
 
+#include <dlfcn.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,29 +9,44 @@
 #include <unistd.h>
 
 #if !defined(PLUGVM_BUILD_DIR) || !defined(PLUGVM_INSTALL_PREFIX) || !defined(PLUGVM_BINDIR_REL) || \
-    !defined(PLUGVM_PLUGIN_RELDIR) || !defined(PLUGVM_IMAGE_RELDIR) || !defined(PLUGVM_LIBEXEC_RELDIR)
+    !defined(PLUGVM_PLUGIN_RELDIR) || !defined(PLUGVM_IMAGE_RELDIR) || !defined(PLUGVM_LIBEXEC_RELDIR) || \
+    !defined(PLUGVM_LIBDIR_REL)
 #error "the build defines where plugvm is built and installed (core/CMakeLists.txt)"
 #endif
+
+/* The file this code runs from, resolved: libplugvm.so in a program that
+ * embeds plugvm (its plugins and images are found from the library's
+ * place, not the program's), else the executable (plugvm, its helpers,
+ * the tests, which link the core statically). */
+static bool self_path(char *out)
+{
+    Dl_info info;
+    if (dladdr((void *)self_path, &info) && info.dli_fname && strstr(info.dli_fname, "libplugvm.so") &&
+        realpath(info.dli_fname, out))
+        return true;
+    return realpath("/proc/self/exe", out) != NULL;
+}
 
 bool paths_in_build_tree(void)
 {
     char exe[PATH_MAX], build[PATH_MAX];
-    if (!realpath("/proc/self/exe", exe) || !realpath(PLUGVM_BUILD_DIR, build))
+    if (!self_path(exe) || !realpath(PLUGVM_BUILD_DIR, build))
         return false;
     size_t n = strlen(build);
     return strncmp(exe, build, n) == 0 && exe[n] == '/';
 }
 
-/* The install prefix plugvm runs from: /proc/self/exe's folder when it
- * is PREFIX/BINDIR (plugvm) or PREFIX/LIBEXECDIR/plugvm (its helpers), so
+/* The install prefix plugvm runs from: self_path's folder when it is
+ * PREFIX/BINDIR (plugvm), PREFIX/LIBEXECDIR/plugvm (its helpers) or
+ * PREFIX/LIBDIR (libplugvm.so), so
  * that a tree installed with `cmake --install --prefix P` (or into a
  * DESTDIR, or moved) finds its own plugins and images; else the prefix
  * it was built for. Written into out (len bytes). */
 static void install_prefix(char *out, size_t len)
 {
-    static const char *const rels[] = {PLUGVM_BINDIR_REL, PLUGVM_LIBEXEC_RELDIR};
+    static const char *const rels[] = {PLUGVM_BINDIR_REL, PLUGVM_LIBEXEC_RELDIR, PLUGVM_LIBDIR_REL};
     char exe[PATH_MAX];
-    char *slash = realpath("/proc/self/exe", exe) ? strrchr(exe, '/') : NULL;
+    char *slash = self_path(exe) ? strrchr(exe, '/') : NULL;
     if (slash) {
         *slash = '\0';
         size_t n = strlen(exe);

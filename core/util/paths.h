@@ -10,7 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* True when /proc/self/exe lies under the build tree plugvm was built in. */
+/* True when plugvm's code runs from the build tree it was built in: the
+ * executable (/proc/self/exe), or libplugvm.so in a program embedding it. */
 bool paths_in_build_tree(void);
 
 /* PREFIX/rel (rel relative: PLUGVM_PLUGIN_RELDIR, PLUGVM_IMAGE_RELDIR,

@@ -10,14 +10,11 @@
 #include <time.h>
 #include <unistd.h>
 
-static struct termios saved_termios;
-static bool termios_saved;
-
-static void restore_terminal(void)
+static void restore_terminal(struct console *c)
 {
-    if (termios_saved) {
-        tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
-        termios_saved = false;
+    if (c->termios_saved) {
+        tcsetattr(c->in_fd, TCSANOW, &c->saved_termios);
+        c->termios_saved = false;
     }
 }
 
@@ -26,7 +23,7 @@ static void *input_thread(void *arg)
     struct console *c = arg;
     bool ctrl_a = false;
     uint8_t buf[64];
-    struct pollfd p[2] = {{.fd = STDIN_FILENO, .events = POLLIN}, {.fd = c->stop_pipe[0], .events = POLLIN}};
+    struct pollfd p[2] = {{.fd = c->in_fd, .events = POLLIN}, {.fd = c->stop_pipe[0], .events = POLLIN}};
     for (;;) {
         if (poll(p, 2, -1) < 0) {
             if (errno == EINTR)
@@ -35,7 +32,7 @@ static void *input_thread(void *arg)
         }
         if (p[1].revents)
             return NULL;
-        ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+        ssize_t n = read(c->in_fd, buf, sizeof(buf));
         if (n <= 0) {
             if (n < 0 && errno == EINTR)
                 continue;
@@ -43,7 +40,7 @@ static void *input_thread(void *arg)
             continue;
         }
         size_t len = (size_t)n, off = 0;
-        if (termios_saved) {
+        if (c->terminal) {
             /* Escape sequence on a terminal: Ctrl-A (0x01) then 'x'. */
             for (size_t i = 0; i < len; i++) {
                 if (ctrl_a && buf[i] == 'x') {
@@ -68,24 +65,27 @@ static void *input_thread(void *arg)
     }
 }
 
-int console_start(struct console *c, struct serial *s, void (*quit)(void *), void *arg)
+int console_start(struct console *c, struct serial *s, int in_fd, bool terminal,
+                  void (*quit)(void *), void *arg)
 {
     memset(c, 0, sizeof(*c));
     c->serial = s;
+    c->in_fd = in_fd;
+    c->stop_pipe[0] = c->stop_pipe[1] = -1;
     c->quit = quit;
     c->quit_arg = arg;
     if (pipe2(c->stop_pipe, O_CLOEXEC) < 0)
         return -errno;
-    if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved_termios) == 0) {
-        struct termios raw = saved_termios;
+    if (terminal && isatty(in_fd) && tcgetattr(in_fd, &c->saved_termios) == 0) {
+        struct termios raw = c->saved_termios;
         cfmakeraw(&raw);
         raw.c_oflag |= OPOST | ONLCR; /* our own messages keep their line breaks */
-        termios_saved = true;
-        atexit(restore_terminal);
-        tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+        c->termios_saved = true;
+        c->terminal = true;
+        tcsetattr(in_fd, TCSANOW, &raw);
     }
     if (pthread_create(&c->thread, NULL, input_thread, c) != 0) {
-        restore_terminal();
+        restore_terminal(c);
         return -EAGAIN;
     }
     c->started = true;
@@ -99,7 +99,10 @@ void console_stop(struct console *c)
         pthread_join(c->thread, NULL);
         c->started = false;
     }
-    close(c->stop_pipe[0]);
-    close(c->stop_pipe[1]);
-    restore_terminal();
+    if (c->stop_pipe[0] >= 0)
+        close(c->stop_pipe[0]);
+    if (c->stop_pipe[1] >= 0)
+        close(c->stop_pipe[1]);
+    c->stop_pipe[0] = c->stop_pipe[1] = -1;
+    restore_terminal(c);
 }

@@ -22,12 +22,18 @@ void vm_pause_init(struct vm *vm)
     pthread_condattr_setclock(&a, CLOCK_MONOTONIC); /* vm_pause's deadline */
     pthread_cond_init(&vm->pause_cv, &a);
     pthread_condattr_destroy(&a);
+    pthread_mutexattr_t m;
+    pthread_mutexattr_init(&m);
+    pthread_mutexattr_settype(&m, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&vm->control_lock, &m);
+    pthread_mutexattr_destroy(&m);
 }
 
 void vm_pause_fini(struct vm *vm)
 {
     pthread_cond_destroy(&vm->pause_cv);
     pthread_mutex_destroy(&vm->pause_lock);
+    pthread_mutex_destroy(&vm->control_lock);
 }
 
 static uint32_t threads(const struct vm *vm)
@@ -58,7 +64,7 @@ void vm_vcpu_pause_point(struct vm *vm, uint32_t index, uint32_t reason)
     pthread_mutex_unlock(&vm->pause_lock);
 }
 
-int vm_pause(struct vm *vm, char *err, size_t errlen)
+static int pause_vm(struct vm *vm, char *err, size_t errlen)
 {
     if (vm->paused)
         return 0;
@@ -98,8 +104,17 @@ int vm_pause(struct vm *vm, char *err, size_t errlen)
     return 0;
 }
 
+int vm_pause(struct vm *vm, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&vm->control_lock);
+    int rc = pause_vm(vm, err, errlen);
+    pthread_mutex_unlock(&vm->control_lock);
+    return rc;
+}
+
 void vm_resume(struct vm *vm)
 {
+    pthread_mutex_lock(&vm->control_lock);
     if (vm->paused)
         for (size_t i = 0; i < vm->ndevices; i++)
             if (vm->dev[i].ops->resume)
@@ -109,6 +124,7 @@ void vm_resume(struct vm *vm)
     atomic_store(&vm->pausing, false);
     pthread_cond_broadcast(&vm->pause_cv);
     pthread_mutex_unlock(&vm->pause_lock);
+    pthread_mutex_unlock(&vm->control_lock);
 }
 
 void vm_pause_release(struct vm *vm)

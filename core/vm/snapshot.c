@@ -297,6 +297,7 @@ done:
 
 int vm_snapshot_paused(struct vm *vm, const char *dir, double *ms, char *err, size_t errlen)
 {
+    pthread_mutex_lock(&vm->control_lock);
     bool was_paused = vm->paused;
     int rc = was_paused ? 0 : vm_pause(vm, err, errlen);
     double t0 = pv_ms_since_start();
@@ -306,5 +307,6 @@ int vm_snapshot_paused(struct vm *vm, const char *dir, double *ms, char *err, si
         *ms = pv_ms_since_start() - t0;
     if (!was_paused)
         vm_resume(vm);
+    pthread_mutex_unlock(&vm->control_lock);
     return rc;
 }

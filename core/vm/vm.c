@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Builds and runs a VM: one thread per vCPU running the backend's
- * vcpu_run loop and dispatching port I/O and MMIO exits; the main thread
- * waits for a stop (guest reset or power-off, a fatal error, SIGINT,
- * SIGTERM, --timeout) and tears everything down.
+ * vcpu_run loop and dispatching port I/O and MMIO exits. A stop (guest
+ * reset or power-off, a fatal error, a caller's request) makes stop_fd
+ * readable; whoever started the VM waits on it and tears everything down
+ * (vm_finish; run.c does it for the CLI, core/lib for libplugvm).
  */
 #include "vm.h"
 
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 
 #include <plugvm/backend.h>
 #include <plugvm/device.h>
@@ -31,6 +33,7 @@
 #include "devices/vmgenid.h"
 #include "memory/guest_mem.h"
 #include "util/clock.h"
+#include "util/error.h"
 #include "util/log.h"
 #include "virtio/device.h"
 #include "vm/console.h"
@@ -57,8 +60,20 @@ static void *host_gpa_to_hva(const struct plugvm_host *h, uint64_t gpa, uint64_t
 void vm_request_stop(struct vm *vm, enum vm_stop why)
 {
     int expected = VM_RUNNING;
-    if (atomic_compare_exchange_strong(&vm->stop, &expected, (int)why))
-        pthread_kill(vm->main_thread, STOP_SIGNAL);
+    if (atomic_compare_exchange_strong(&vm->stop, &expected, (int)why)) {
+        uint64_t one = 1;
+        (void)!write(vm->stop_fd, &one, sizeof(one));
+    }
+}
+
+int vm_stop_fd(const struct vm *vm)
+{
+    return vm->stop_fd;
+}
+
+enum vm_stop vm_stop_state(const struct vm *vm)
+{
+    return (enum vm_stop)atomic_load(&((struct vm *)vm)->stop);
 }
 
 static void serial_irq(void *arg)
@@ -172,48 +187,9 @@ static void list_unclaimed(uint16_t port, unsigned count, void *arg)
     pv_info("unclaimed port 0x%04x: %u accesses", port, count);
 }
 
-/* Waits for a stop request, SIGINT/SIGTERM or the timeout. The signals are
- * blocked in every thread and taken here synchronously, so teardown runs
- * in ordinary code, not in a signal handler. */
-static void wait_for_stop(struct vm *vm, const sigset_t *set, const struct vm_options *opt)
-{
-    double timeout_s = opt->timeout_s;
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += (time_t)timeout_s;
-    deadline.tv_nsec += (long)((timeout_s - (double)(time_t)timeout_s) * 1e9);
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    while (atomic_load(&vm->stop) == VM_RUNNING) {
-        struct timespec wait = {1, 0}, now;
-        if (timeout_s > 0) {
-            clock_gettime(CLOCK_MONOTONIC, &now);
-            double left = (double)(deadline.tv_sec - now.tv_sec) +
-                          (double)(deadline.tv_nsec - now.tv_nsec) / 1e9;
-            if (left <= 0) {
-                vm_request_stop(vm, VM_STOP_TIMEOUT);
-                break;
-            }
-            if (left < 1) {
-                wait.tv_sec = 0;
-                wait.tv_nsec = (long)(left * 1e9);
-            }
-        }
-        int sig = sigtimedwait(set, NULL, &wait);
-        if ((sig == SIGINT || sig == SIGTERM) && opt->on_signal && opt->on_signal(opt->hook_arg, sig))
-            continue;
-        if (sig == SIGINT)
-            vm_request_stop(vm, VM_STOP_SIGINT);
-        else if (sig == SIGTERM)
-            vm_request_stop(vm, VM_STOP_SIGTERM);
-    }
-}
-
 /* Why the VM stopped, for -v: the e2e tests read it to tell a power-off
  * from a reset, both status 0. */
-static const char *stop_reason(enum vm_stop why)
+const char *vm_stop_reason(enum vm_stop why)
 {
     switch (why) {
     case VM_STOP_RESET: return "the guest reset";
@@ -222,6 +198,7 @@ static const char *stop_reason(enum vm_stop why)
     case VM_STOP_SIGINT: return "SIGINT";
     case VM_STOP_SIGTERM: return "SIGTERM";
     case VM_STOP_TIMEOUT: return "--timeout";
+    case VM_STOP_REQUESTED: return "its program asked";
     default: return "an error";
     }
 }
@@ -233,7 +210,8 @@ static int exit_status(const struct vm *vm, enum vm_stop why)
     case VM_STOP_RESET:
     case VM_STOP_POWEROFF: return 0;
     case VM_STOP_SIGINT: return 130;
-    case VM_STOP_SIGTERM: return 143;
+    case VM_STOP_SIGTERM:
+    case VM_STOP_REQUESTED: return 143;
     case VM_STOP_TIMEOUT: return 124;
     default: return 1;
     }
@@ -242,43 +220,40 @@ static int exit_status(const struct vm *vm, enum vm_stop why)
 /* Every device's plugin is found and its settings checked against the
  * plugin's own table before anything starts (before the backend is
  * probed or RAM allocated), so a config mistake is named on any host. */
-static int check_devices(const struct vm_config *cfg, struct plugin_set *plugins)
+static int check_devices(const struct vm_config *cfg, struct plugin_set *plugins, char *err,
+                         size_t errlen)
 {
     static const char *const handled_by_core[] = {"plugin", NULL};
-    char err[1024], at[512];
+    char why[1024], at[512];
     for (size_t i = 0; i < cfg->ndevices; i++) {
         const struct device_config *d = &cfg->devices[i];
         const struct loaded_plugin *p =
-            loader_get(plugins, d->plugin, PLUGVM_KIND_DEVICE, err, sizeof(err));
-        if (!p) {
-            pv_err("%s: %s: %s", settings_where(cfg->path, d->group, at, sizeof(at)), d->where, err);
-            return -1;
-        }
+            loader_get(plugins, d->plugin, PLUGVM_KIND_DEVICE, why, sizeof(why));
+        if (!p)
+            return pv_fail(err, errlen, "%s: %s: %s",
+                           settings_where(cfg->path, d->group, at, sizeof(at)), d->where, why);
         const struct plugvm_device_ops *ops = &p->ops.device;
         if (settings_check(cfg->path, d->group, d->where, ops->settings, handled_by_core, err,
-                           sizeof(err))) {
-            pv_err("%s", err);
+                           errlen))
             return -1;
-        }
     }
     return 0;
 }
 
 /* Makes each device instance (the plugins were loaded by check_devices). */
-static int create_devices(struct vm *vm, struct plugin_set *plugins)
+static int create_devices(struct vm *vm, struct plugin_set *plugins, char *err, size_t errlen)
 {
     const struct vm_config *cfg = vm->cfg;
-    char err[1024], at[512];
+    char why[1024], at[512];
     for (size_t i = 0; i < cfg->ndevices; i++) {
         const struct device_config *d = &cfg->devices[i];
         const struct loaded_plugin *p =
-            loader_get(plugins, d->plugin, PLUGVM_KIND_DEVICE, err, sizeof(err));
+            loader_get(plugins, d->plugin, PLUGVM_KIND_DEVICE, why, sizeof(why));
         vm->ndevices = i + 1;
-        if (!p || device_create(&vm->dev[i], &vm->env, p, cfg->path, d->group, (unsigned)i, err,
-                                sizeof(err))) {
-            pv_err("%s: %s: %s", settings_where(cfg->path, d->group, at, sizeof(at)), d->where, err);
-            return -1;
-        }
+        if (!p || device_create(&vm->dev[i], &vm->env, p, cfg->path, d->group, (unsigned)i, why,
+                                sizeof(why)))
+            return pv_fail(err, errlen, "%s: %s: %s",
+                           settings_where(cfg->path, d->group, at, sizeof(at)), d->where, why);
         pv_info("%s: virtio device %u at 0x%llx, IRQ %u", vm->dev[i].name,
                 vm->dev[i].info.device_id, (unsigned long long)vm->dev[i].base, vm->dev[i].gsi);
     }
@@ -287,7 +262,7 @@ static int create_devices(struct vm *vm, struct plugin_set *plugins)
 
 /* The configured command line, then one virtio_mmio.device=SIZE@BASE:IRQ
  * per device (Linux's CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES syntax). */
-static int build_cmdline(struct vm *vm)
+static int build_cmdline(struct vm *vm, char *err, size_t errlen)
 {
     size_t n = (size_t)snprintf(vm->cmdline, sizeof(vm->cmdline), "%s", vm->cfg->cmdline);
     /* snprintf returns what it would have written: stop once the buffer
@@ -297,53 +272,40 @@ static int build_cmdline(struct vm *vm)
         n += (size_t)snprintf(vm->cmdline + n, sizeof(vm->cmdline) - n,
                               "%svirtio_mmio.device=4K@0x%llx:%u", n ? " " : "",
                               (unsigned long long)vm->dev[i].base, vm->dev[i].gsi);
-    if (n >= X86_CMDLINE_MAX) {
-        pv_err("%s: the command line with %zu virtio_mmio.device= entries is %zu bytes; at most "
+    if (n >= X86_CMDLINE_MAX)
+        return pv_fail(err, errlen, "%s: the command line with %zu virtio_mmio.device= entries is %zu bytes; at most "
                "%llu fit: shorten vm.cmdline or set vm.virtio_mmio_cmdline = false",
                vm->cfg->path, vm->ndevices, n, X86_CMDLINE_MAX - 1);
-        return -1;
-    }
     return 0;
 }
 
 /* Builds the VM: booted from the config's kernel, or, with rs, restored
  * from a snapshot (restore.c does the steps that differ). */
 static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plugin_set *plugins,
-                 struct restore_src *rs, const char *opt_api)
+                 struct restore_src *rs, const char *opt_api, char *err, size_t errlen)
 {
     const struct vm_config *cfg = vm->cfg;
-    char err[1024];
     int rc;
     if (rs) {
-        if (restore_memory(vm, rs, err, sizeof(err))) {
-            pv_err("%s", err);
+        if (restore_memory(vm, rs, err, errlen))
             return -1;
-        }
-    } else if ((rc = guest_mem_init(&vm->mem, cfg->memory_mib << 20))) {
-        pv_err("cannot allocate %llu MiB of guest RAM: %s", (unsigned long long)cfg->memory_mib,
+    } else if ((rc = guest_mem_init(&vm->mem, cfg->memory_mib << 20)))
+        return pv_fail(err, errlen, "cannot allocate %llu MiB of guest RAM: %s", (unsigned long long)cfg->memory_mib,
                strerror(-rc));
-        return -1;
-    }
     vm->env = (struct device_env){.mem = &vm->mem, .be = vm->be, .loop = &vm->loop,
                                   .no_eventfds = !cfg->eventfds};
-    if (eventloop_init(&vm->loop)) {
-        pv_err("cannot create the event loop");
-        return -1;
-    }
-    if (create_devices(vm, plugins) || build_cmdline(vm))
+    if (eventloop_init(&vm->loop))
+        return pv_fail(err, errlen, "cannot create the event loop");
+    if (create_devices(vm, plugins, err, errlen) || build_cmdline(vm, err, errlen))
         return -1;
     struct x86_boot_result boot;
     if (rs) {
         /* The devices' own records before anything is wired to them. */
-        if (restore_check(vm, rs, err, sizeof(err))) {
-            pv_err("%s", err);
+        if (restore_check(vm, rs, err, errlen))
             return -1;
-        }
         for (size_t i = 0; i < vm->ndevices; i++)
-            if (restore_device(vm, i, rs, err, sizeof(err))) {
-                pv_err("%s", err);
+            if (restore_device(vm, i, rs, err, errlen))
                 return -1;
-            }
     } else {
         struct acpi_virtio_mmio windows[VIRTIO_MAX_DEVICES];
         for (size_t i = 0; i < vm->ndevices; i++)
@@ -351,10 +313,8 @@ static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plug
         struct x86_boot_config bc = {.kernel = cfg->kernel, .initrd = cfg->initrd,
                                      .cmdline = vm->cmdline, .vcpus = cfg->vcpus, .acpi = cfg->acpi,
                                      .devs = windows, .ndevs = vm->ndevices};
-        if (x86_boot_setup(&bc, &vm->mem, &boot, err, sizeof(err))) {
-            pv_err("%s", err);
+        if (x86_boot_setup(&bc, &vm->mem, &boot, err, errlen))
             return -1;
-        }
         pv_info("%s: %s entry at 0x%llx", cfg->kernel,
                 boot.entry == X86_ENTRY_PVH ? "PVH" : "64-bit Linux",
                 (unsigned long long)boot.regs.rip);
@@ -364,9 +324,10 @@ static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plug
      * snapshot, disk images, plugin settings) was checked above, so a
      * mistake there is reported the same on a host without KVM. */
     char why[1024], note[512];
-    if (vm->be->probe(why, sizeof(why), note, sizeof(note))) {
-        pv_err("backend '%s' cannot run here: %s", backend->desc->name, why);
-        return -1;
+    if (vm->be->probe(why, sizeof(why), note, sizeof(note)))
+    {
+        pv_fail(err, errlen, "backend '%s' cannot run here: %s", backend->desc->name, why);
+        return -ENODEV; /* libplugvm tells this one apart (plugvm/vm.h) */
     }
     if (note[0])
         pv_warn("%s", note);
@@ -379,49 +340,35 @@ static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plug
         .vcpus = cfg->vcpus, .masks = cfg->cpuid_masks, .nmasks = cfg->ncpuid_masks,
         .regions = regions, .nregions = vm->mem.nregions,
     };
-    if ((rc = vm->be->vm_create(&vm->host, &params, &vm->bvm))) {
-        pv_err("backend '%s' could not create the VM: %s", backend->desc->name, strerror(-rc));
-        return -1;
-    }
+    if ((rc = vm->be->vm_create(&vm->host, &params, &vm->bvm)))
+        return pv_fail(err, errlen, "backend '%s' could not create the VM: %s", backend->desc->name, strerror(-rc));
     for (uint32_t i = 0; i < cfg->vcpus; i++) {
-        if ((rc = vm->be->vcpu_create(vm->bvm, i, &vm->vcpu[i]))) {
-            pv_err("cannot create vCPU %u: %s", i, strerror(-rc));
-            return -1;
-        }
+        if ((rc = vm->be->vcpu_create(vm->bvm, i, &vm->vcpu[i])))
+            return pv_fail(err, errlen, "cannot create vCPU %u: %s", i, strerror(-rc));
         vm->nvcpus = i + 1;
         if (rs)
             continue;
         rc = i == 0 ? vm->be->vcpu_set_regs(vm->vcpu[i], &boot.regs)
                     : vm->be->vcpu_set_waiting(vm->vcpu[i]);
-        if (rc) {
-            pv_err("cannot set vCPU %u's boot state: %s", i, strerror(-rc));
-            return -1;
-        }
+        if (rc)
+            return pv_fail(err, errlen, "cannot set vCPU %u's boot state: %s", i, strerror(-rc));
     }
-    if (rs && restore_machine(vm, rs, err, sizeof(err))) {
-        pv_err("%s", err);
+    if (rs && restore_machine(vm, rs, err, errlen))
         return -1;
-    }
 
     vm->env.bvm = vm->bvm;
     for (size_t i = 0; i < vm->ndevices; i++)
-        if (device_connect(&vm->dev[i], err, sizeof(err)) ||
-            (rs && restore_transport(vm, i, rs, err, sizeof(err)))) {
-            pv_err("%s", err);
+        if (device_connect(&vm->dev[i], err, errlen) ||
+            (rs && restore_transport(vm, i, rs, err, errlen)))
             return -1;
-        }
-    if (opt_api && !(vm->api = api_server_start(vm, vm->loop.base, opt_api, err, sizeof(err)))) {
-        pv_err("%s", err);
+    if (opt_api && !(vm->api = api_server_start(vm, vm->loop.base, opt_api, err, errlen)))
         return -1;
-    }
-    if (eventloop_start(&vm->loop)) {
-        pv_err("cannot start the event loop thread");
-        return -1;
-    }
+    if (eventloop_start(&vm->loop))
+        return pv_fail(err, errlen, "cannot start the event loop thread");
 
     vm->io = calloc(1, sizeof(*vm->io));
     if (!vm->io)
-        return -1;
+        return pv_fail(err, errlen, "out of memory");
     serial_init(&vm->serial, vm->console_fd, serial_irq, vm);
     i8042_init(&vm->i8042, i8042_reset, vm);
     struct io_device devs[] = {serial_io_device(&vm->serial), i8042_data_device(&vm->i8042),
@@ -439,10 +386,8 @@ static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plug
         struct io_device d = exit_port_device(&vm->exit_port);
         iobus_add(vm->io, &d);
     }
-    if (rs && restore_core(vm, rs, err, sizeof(err))) {
-        pv_err("%s", err);
+    if (rs && restore_core(vm, rs, err, errlen))
         return -1;
-    }
     /* Everything restored and activated, no vCPU yet: what a device must
      * tell its driver about the time that passed (device.h). */
     for (size_t i = 0; rs && i < vm->ndevices; i++)
@@ -453,10 +398,8 @@ static int setup(struct vm *vm, const struct loaded_plugin *backend, struct plug
      * it hands out randomness again (devices/vmgenid.h). */
     if (rs && cfg->acpi) {
         if ((rc = vmgenid_renew(&vm->mem, X86_VMGENID_ADDR, NULL)) ||
-            (rc = vmgenid_notify(vm->be, vm->bvm, X86_GED_GSI))) {
-            pv_err("cannot change the VM generation ID: %s", strerror(-rc));
-            return -1;
-        }
+            (rc = vmgenid_notify(vm->be, vm->bvm, X86_GED_GSI)))
+            return pv_fail(err, errlen, "cannot change the VM generation ID: %s", strerror(-rc));
         /* Not the ID itself: the guest mixes it into its entropy pool. */
         pv_info("VM generation ID changed, the guest notified on GSI %u", X86_GED_GSI);
     }
@@ -499,87 +442,97 @@ static void teardown(struct vm *vm, bool verbose)
     }
 }
 
-int vm_run(const struct vm_config *cfg, struct plugin_set *plugins, const struct vm_options *opt)
+/* Frees what vm_start made, when no thread of the VM runs. */
+static void vm_free(struct vm *vm)
 {
-    char err[1024];
+    if (vm->restoring)
+        restore_close(&vm->rs);
+    if (vm->stop_fd_owned && vm->stop_fd >= 0)
+        close(vm->stop_fd);
+    vm_pause_fini(vm);
+    free(vm);
+}
+
+int vm_start(const struct vm_config *cfg, struct plugin_set *plugins, const struct vm_options *opt,
+             struct vm **out, char *err, size_t errlen)
+{
+    *out = NULL;
     const struct loaded_plugin *backend =
-        loader_get(plugins, cfg->backend, PLUGVM_KIND_BACKEND, err, sizeof(err));
-    if (!backend) {
-        pv_err("%s", err);
-        return 1;
-    }
-    if (check_devices(cfg, plugins))
-        return 1;
-    struct restore_src rs;
-    bool restoring = opt->restore_dir != NULL;
-    if (restoring && restore_open(&rs, opt->restore_dir, err, sizeof(err))) {
-        pv_err("%s", err);
-        return 1;
-    }
+        loader_get(plugins, cfg->backend, PLUGVM_KIND_BACKEND, err, errlen);
+    if (!backend || check_devices(cfg, plugins, err, errlen))
+        return -EINVAL;
     struct vm *vm = calloc(1, sizeof(*vm));
-    if (!vm) {
-        if (restoring)
-            restore_close(&rs);
-        return 1;
+    if (!vm)
+        return pv_fail(err, errlen, "out of memory"), -ENOMEM;
+    vm_pause_init(vm);
+    vm->stop_fd_owned = opt->stop_fd <= 0;
+    vm->stop_fd = vm->stop_fd_owned ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : opt->stop_fd;
+    if (vm->stop_fd < 0) {
+        pv_fail(err, errlen, "eventfd: %s", strerror(errno));
+        vm_free(vm);
+        return -EIO;
+    }
+    if (opt->restore_dir) {
+        if (restore_open(&vm->rs, opt->restore_dir, err, errlen)) {
+            vm_free(vm);
+            return -EINVAL;
+        }
+        vm->restoring = true;
+        vm->restore_dir = opt->restore_dir;
     }
     vm->cfg = cfg;
     vm->be = &backend->ops.backend;
+    vm->backend_plugin = backend;
+    vm->verbose = opt->verbose;
     snprintf(vm->log_prefix, sizeof(vm->log_prefix), "%s: ", backend->desc->name);
     vm->backend_name = backend->desc->name;
-    vm->main_thread = pthread_self();
     vm->host = (struct plugvm_host){.size = sizeof(struct plugvm_host), .ctx = vm,
                                     .log = host_log, .gpa_to_hva = host_gpa_to_hva};
     vm->console.stop_pipe[0] = vm->console.stop_pipe[1] = -1;
-    vm_pause_init(vm);
+    vm->console_fd = opt->console_out_fd;
 
-    /* Block the stop signals everywhere before any thread exists; the main
-     * thread takes them with sigtimedwait. */
-    sigset_t set, old;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, STOP_SIGNAL);
-    pthread_sigmask(SIG_BLOCK, &set, &old);
-
-    vm->console_fd = opt->console_detached ? opt->console_fd : STDOUT_FILENO;
-    if (setup(vm, backend, plugins, restoring ? &rs : NULL, opt->api_path) == 0 &&
-        (opt->console_detached || console_start(&vm->console, &vm->serial, console_quit, vm) == 0)) {
-        if (opt->attached)
-            opt->attached(opt->hook_arg, vm);
-        for (uint32_t i = 0; i < vm->nvcpus; i++) {
-            struct vcpu_arg *va = malloc(sizeof(*va));
-            *va = (struct vcpu_arg){vm, i};
-            if (pthread_create(&vm->thread[i], NULL, vcpu_thread, va) != 0) {
-                free(va);
-                pv_err("cannot start the thread of vCPU %u", i);
-                vm_request_stop(vm, VM_STOP_ERROR);
-                break;
-            }
-            vm->thread_started[i] = true;
-        }
-        if (restoring)
-            pv_log(opt->verbose ? PLUGVM_LOG_INFO : PLUGVM_LOG_DEBUG,
-                   "restored from %s: vCPUs running %.2f ms after plugvm started",
-                   opt->restore_dir, pv_ms_since_start());
-        wait_for_stop(vm, &set, opt);
-    } else {
+    int rc = setup(vm, backend, plugins, vm->restoring ? &vm->rs : NULL, opt->api_path, err, errlen);
+    if (!rc && opt->console_in_fd >= 0 &&
+        console_start(&vm->console, &vm->serial, opt->console_in_fd, opt->console_terminal,
+                      console_quit, vm) != 0)
+        rc = pv_fail(err, errlen, "cannot start the console's input thread");
+    if (rc) {
         atomic_store(&vm->stop, VM_STOP_ERROR);
+        teardown(vm, false);
+        vm_free(vm);
+        return rc == -ENODEV ? -ENODEV : -EIO;
     }
-    enum vm_stop why = (enum vm_stop)atomic_load(&vm->stop);
-    pv_info("VM stopped: %s", stop_reason(why));
-    teardown(vm, opt->verbose);
-    if (restoring)
-        restore_close(&rs);
-    /* A stop signal sent after the wait ended is still pending: take it
-     * here, or unblocking would deliver it with its default action. */
-    struct timespec zero = {0, 0};
-    while (sigtimedwait(&set, NULL, &zero) > 0)
-        ;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (why == VM_STOP_TIMEOUT)
-        pv_err("--timeout of %g s elapsed: the VM was stopped", opt->timeout_s);
+    if (opt->attached)
+        opt->attached(opt->hook_arg, vm);
+    for (uint32_t i = 0; i < vm->nvcpus; i++) {
+        struct vcpu_arg *va = malloc(sizeof(*va));
+        if (va)
+            *va = (struct vcpu_arg){vm, i};
+        if (!va || pthread_create(&vm->thread[i], NULL, vcpu_thread, va) != 0) {
+            free(va);
+            pv_fail(err, errlen, "cannot start the thread of vCPU %u", i);
+            vm_request_stop(vm, VM_STOP_ERROR);
+            teardown(vm, false);
+            vm_free(vm);
+            return -EAGAIN;
+        }
+        vm->thread_started[i] = true;
+    }
+    if (vm->restoring)
+        pv_log(opt->verbose ? PLUGVM_LOG_INFO : PLUGVM_LOG_DEBUG,
+               "restored from %s: vCPUs running %.2f ms after plugvm started", opt->restore_dir,
+               pv_ms_since_start());
+    *out = vm;
+    return 0;
+}
+
+int vm_finish(struct vm *vm)
+{
+    vm_request_stop(vm, VM_STOP_ERROR); /* no-op when a stop was requested */
+    enum vm_stop why = vm_stop_state(vm);
+    pv_info("VM stopped: %s", vm_stop_reason(why));
+    teardown(vm, vm->verbose);
     int status = exit_status(vm, why);
-    vm_pause_fini(vm);
-    free(vm);
+    vm_free(vm);
     return status;
 }

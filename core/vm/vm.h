@@ -4,6 +4,7 @@
 #ifndef PLUGVM_CORE_VM_H
 #define PLUGVM_CORE_VM_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "config/config.h"
@@ -19,27 +20,34 @@ enum vm_stop {
     VM_STOP_SIGTERM,  /* status 143 */
     VM_STOP_TIMEOUT,  /* --timeout elapsed: status 124, like timeout(1) */
     VM_STOP_GUEST_EXIT, /* the guest wrote its status to the exit port: that status */
+    VM_STOP_REQUESTED, /* libplugvm's plugvm_vm_stop: status 143 */
 };
 
 struct vm;
 
 struct vm_options {
-    double timeout_s; /* 0: none */
+    double timeout_s; /* vm_run only; 0: none */
     bool verbose;     /* list unclaimed ports at the end */
     const char *restore_dir; /* restore from this snapshot folder instead of booting */
     const char *api_path;    /* serve the control socket here (core/api/server.h) */
-    /* The serial console is the terminal (stdout, and stdin through the
-     * console thread) unless console_detached: then COM1's output goes to
-     * console_fd (-1: dropped; not closed here) and stdin is left alone, for
-     * a caller that gives them to something else (plugvm run --image). */
-    bool console_detached;
-    int console_fd;
-    /* Hooks for a caller that drives the VM from its own thread (core/run):
-     * attached(hook_arg, vm) on the main thread once the VM is built, before
-     * any vCPU runs (vm is for vm_request_stop, valid until vm_run returns);
-     * on_signal(hook_arg, sig) for SIGINT/SIGTERM, on the main thread: true
-     * when the caller took the signal (say, forwarded it to the guest) and
-     * the VM is to run on. NULL: not called. */
+    /* The serial console (COM1): its output is written to console_out_fd
+     * (-1: dropped), its input read from console_in_fd on a thread of its
+     * own (-1: none). Neither is closed here. console_terminal: the input
+     * is the user's terminal, put in raw mode while the VM runs, where
+     * Ctrl-A x stops the VM (the CLI's run and restore). */
+    int console_in_fd;
+    int console_out_fd;
+    bool console_terminal;
+    /* An eventfd of the caller's (never closed here) that the VM's stop
+     * request writes to, and vm_stop_fd gives; 0 or less: the VM makes its
+     * own. libplugvm's, so that it outlives the VM. */
+    int stop_fd;
+    /* Hooks for a caller that drives the VM from its own thread (core/run),
+     * vm_run only: attached(hook_arg, vm) on the calling thread once the VM
+     * is built, before any vCPU runs (vm is for vm_request_stop, valid
+     * until vm_run returns); on_signal(hook_arg, sig) for SIGINT/SIGTERM,
+     * on the calling thread: true when the caller took the signal (say,
+     * forwarded it to the guest) and the VM is to run on. NULL: not called. */
     void (*attached)(void *hook_arg, struct vm *vm);
     bool (*on_signal)(void *hook_arg, int sig);
     void *hook_arg;
@@ -48,16 +56,60 @@ struct vm_options {
 /* Pauses the VM (unless it is paused), writes a snapshot of it to folder
  * `dir` (vm_snapshot, core/vm/snapshot.h: replaced whole), and resumes it
  * if it was running; *ms (may be NULL) gets the time the writing took, in
- * milliseconds. 0, or -1 with err. Not on a vCPU thread; one caller at a
- * time (the control socket's thread, or run --image's relay). */
+ * milliseconds. 0, or -1 with err. Not on a vCPU thread; callers on
+ * several threads are taken one at a time. */
 int vm_snapshot_paused(struct vm *vm, const char *dir, double *ms, char *err, size_t errlen);
+
+/* Pauses the VM: vCPUs parked, devices quiesced (pause.c, which says
+ * how). 0, or -1 with err (nothing stays paused). vm_resume undoes it.
+ * Not on a vCPU thread; callers on several threads one at a time. */
+int vm_pause(struct vm *vm, char *err, size_t errlen);
+void vm_resume(struct vm *vm);
 
 /* Asks the VM to stop for `why` (the first request wins); returns at once.
  * Any thread. */
 void vm_request_stop(struct vm *vm, enum vm_stop why);
 
-/* Builds the VM from `cfg`, runs it until it stops and tears it down.
- * Returns the exit status (see enum vm_stop). Messages go to stderr. */
+/* Builds the VM from `cfg` (booted, or restored from opt->restore_dir)
+ * and starts its vCPUs; `cfg`, `plugins` and the strings of `opt` must
+ * outlive it. No signal is blocked or handled here but the backend's own
+ * kick (backends/kvm: SIGRTMIN+3) and SIGPIPE, blocked on vCPU threads.
+ * 0 with *out, or with the message in err (nothing is left running)
+ * -EINVAL (a setting, plugin or snapshot refused), -ENODEV (the backend
+ * cannot run here), -ENOMEM, -EAGAIN or -EIO. */
+int vm_start(const struct vm_config *cfg, struct plugin_set *plugins, const struct vm_options *opt,
+             struct vm **out, char *err, size_t errlen);
+/* An fd that becomes readable when a stop has been requested (guest reset,
+ * power-off, exit port, error, vm_request_stop): for poll(2). Not to be
+ * read or closed. */
+int vm_stop_fd(const struct vm *vm);
+/* The stop requested so far, VM_RUNNING while none. */
+enum vm_stop vm_stop_state(const struct vm *vm);
+/* Why it stopped, in words ("the guest powered off"). */
+const char *vm_stop_reason(enum vm_stop why);
+/* Stops the VM (VM_STOP_ERROR unless a stop was requested), waits for its
+ * threads, tears it down and frees it. Returns the exit status for its
+ * stop (enum vm_stop). */
+int vm_finish(struct vm *vm);
+
+/* The CLI's way (core/vm/run.c): vm_start, then waits for a stop,
+ * SIGINT, SIGTERM or opt->timeout_s, then vm_finish. SIGINT and SIGTERM
+ * are blocked in every thread meanwhile and taken with a signalfd.
+ * Returns the exit status; messages go to stderr. */
 int vm_run(const struct vm_config *cfg, struct plugin_set *plugins, const struct vm_options *opt);
+
+/* vm_run's parts, for the CLI's run and restore over libplugvm too.
+ * run_signals_block blocks SIGINT and SIGTERM in the calling thread (the
+ * VM's threads, made after, inherit it) and returns a signalfd for them
+ * (-1 on failure); run_signals_restore takes what is pending, closes it
+ * and restores the mask `old`. run_wait polls stop_fd (readable once the
+ * VM stops) and sfd until the VM stops; for SIGINT or SIGTERM it calls
+ * on_signal(arg, sig) (NULL, or false: not taken) and else stop(arg, sig)
+ * and returns sig; when timeout_s (0: none) passes, stop(arg, 0) and
+ * returns -1; 0 when the VM stopped by itself. */
+int run_signals_block(sigset_t *old);
+void run_signals_restore(int sfd, const sigset_t *old);
+int run_wait(int stop_fd, int sfd, double timeout_s, bool (*on_signal)(void *arg, int sig),
+             void (*stop)(void *arg, int why), void *arg);
 
 #endif

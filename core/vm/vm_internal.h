@@ -26,10 +26,8 @@
 #include "virtio/device.h"
 #include "vm/console.h"
 #include "vm/eventloop.h"
+#include "vm/restore.h"
 #include "vm/vm.h"
-
-/* The signal a vCPU thread sends the main thread when the VM must stop. */
-#define STOP_SIGNAL SIGUSR2
 
 struct vm {
     const struct vm_config *cfg;
@@ -41,8 +39,13 @@ struct vm {
     struct plugvm_vcpu *vcpu[VM_MAX_VCPUS];
     pthread_t thread[VM_MAX_VCPUS];
     bool thread_started[VM_MAX_VCPUS];
-    pthread_t main_thread;
+    /* The first stop request (enum vm_stop) wins; stop_fd, an eventfd,
+     * becomes readable then, for whoever waits (vm_stop_fd). Not a signal
+     * to a main thread: a program embedding plugvm has no such thread,
+     * and two VMs in one process each need their own. */
     atomic_int stop;
+    int stop_fd;
+    bool stop_fd_owned;
     struct iobus *io;
     struct serial serial;
     struct i8042 i8042;
@@ -68,10 +71,19 @@ struct vm {
     atomic_bool pausing;
     uint32_t parked;
     bool paused; /* vCPUs parked and devices quiesced */
+    /* pause, resume and snapshot from more than one thread (the control
+     * socket's, an embedding program's): one at a time. Recursive, as a
+     * snapshot pauses and resumes. */
+    pthread_mutex_t control_lock;
     struct api_server *api;
-};
 
-/* First stop reason wins; the main thread is woken to tear down. */
+    /* vm_start's inputs, kept for vm_finish. */
+    const struct loaded_plugin *backend_plugin;
+    bool verbose;
+    bool restoring;
+    struct restore_src rs;
+    const char *restore_dir;
+};
 
 /* pause.c. vm_pause: parks every vCPU at an instruction boundary (its
  * last port or MMIO exit completed), then quiesces every device (its
@@ -81,8 +93,6 @@ struct vm {
 #define VM_PAUSE_TIMEOUT_S 5
 void vm_pause_init(struct vm *vm);
 void vm_pause_fini(struct vm *vm);
-int vm_pause(struct vm *vm, char *err, size_t errlen);
-void vm_resume(struct vm *vm);
 /* On a vCPU thread, after vcpu_run returned: parks the thread while a
  * pause is on, if the exit was a kick (so nothing is left half done in
  * the backend); after any other exit asks the backend to complete it and

@@ -19,7 +19,7 @@ libdir=$(sed -n 's/^CMAKE_INSTALL_LIBDIR:[A-Z]*=//p' "$build/CMakeCache.txt")
 plugins="kvm blk fs vsock balloon"
 want="bin/plugvm libexec/plugvm/plugvm-image libexec/plugvm/plugvm-init
       include/plugvm/plugin.h include/plugvm/device.h include/plugvm/host.h include/plugvm/backend.h
-      share/pkgconfig/plugvm.pc $libdir/cmake/plugvm/plugvmConfig.cmake
+      $libdir/pkgconfig/plugvm.pc $libdir/cmake/plugvm/plugvmConfig.cmake $libdir/libplugvm.so.0 include/plugvm/vm.h
       share/doc/plugvm/README.md share/doc/plugvm/CONFIG.md share/doc/plugvm/PLUGINS.md
       share/doc/plugvm/API.md share/doc/plugvm/examples/hello.cfg share/plugvm/images/hello.elf
       share/man/man1/plugvm.1.gz share/man/man5/plugvm.cfg.5.gz share/man/man7/plugvm-plugin.7.gz
@@ -51,7 +51,7 @@ for m in man1/plugvm.1.gz man5/plugvm.cfg.5.gz man7/plugvm-plugin.7.gz; do
     lines=$(zcat "$root/share/man/$m" | LC_ALL=C.UTF-8 groff -man -Tutf8 2>/dev/null | grep -c .)
     [ "$lines" -gt 40 ] || fail "$m renders to $lines lines"
 done
-pd=$(PKG_CONFIG_PATH=$root/share/pkgconfig pkg-config --variable=plugindir plugvm)
+pd=$(PKG_CONFIG_PATH=$root/$libdir/pkgconfig pkg-config --variable=plugindir plugvm)
 [ "$(cd "$pd" 2>/dev/null && pwd)" = "$root/$libdir/plugvm/plugins" ] ||
     fail "pkg-config's plugindir is $pd, not $root/$libdir/plugvm/plugins"
 echo "ok: $(echo $want | wc -w) files installed under a DESTDIR with prefix /opt/plugvm;" \

@@ -10,6 +10,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 # In the build tree, not /tmp: the VM step may run in the nested VM host,
 # which sees this host's files but has a /tmp of its own.
 tmp=$(mktemp -d "$build/tests/out_of_tree.XXXXXX"); trap 'rm -rf "$tmp"' EXIT
+libdir=$(sed -n 's/^CMAKE_INSTALL_LIBDIR:[A-Z]*=//p' "$build/CMakeCache.txt")
 
 cmake --install "$build" --prefix "$tmp/prefix" >"$tmp/install.log" 2>&1 ||
     fail "cmake --install: $(tail -5 "$tmp/install.log")"
@@ -23,8 +24,8 @@ so=$tmp/rng/plugvm-rng.so
 grep -q -- "-I$src/include" "$tmp/rng/CMakeFiles/rng.dir/flags.make" && fail "built against the source tree"
 
 # The same source builds with nothing but pkg-config's flags.
-PKG_CONFIG_PATH=$tmp/prefix/share/pkgconfig cc -shared -fPIC -fvisibility=hidden -D_GNU_SOURCE -DRNG_VERSION='"1"' \
-    -Wall -Wextra -Werror $(PKG_CONFIG_PATH=$tmp/prefix/share/pkgconfig pkg-config --cflags plugvm) \
+PKG_CONFIG_PATH=$tmp/prefix/$libdir/pkgconfig cc -shared -fPIC -fvisibility=hidden -D_GNU_SOURCE -DRNG_VERSION='"1"' \
+    -Wall -Wextra -Werror $(PKG_CONFIG_PATH=$tmp/prefix/$libdir/pkgconfig pkg-config --cflags plugvm) \
     -o "$tmp/plugvm-rng-pc.so" "$src/examples/plugins/rng/rng.c" -lpthread ||
     fail "pkg-config build"
 
