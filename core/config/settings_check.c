@@ -42,7 +42,12 @@ static bool type_matches(const config_setting_t *s, uint32_t type)
 const char *settings_where(const char *file, const config_setting_t *s, char *buf, size_t len)
 {
     const char *f = config_setting_source_file(s);
-    snprintf(buf, len, "%s:%u", f ? f : file, config_setting_source_line(s));
+    unsigned line = config_setting_source_line(s);
+    /* Line 0: a setting libplugvm's setters made, in no file. */
+    if (line)
+        snprintf(buf, len, "%s:%u", f ? f : file, line);
+    else
+        snprintf(buf, len, "%s", f ? f : file);
     return buf;
 }
 
