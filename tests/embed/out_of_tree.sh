@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # The C API's proof (issue 18, item 5): examples/embed is built as a
 # separate CMake project against plugvm's *installed* tree (cmake
-# --install into a temporary prefix, find_package(plugvm)), and once more
+# --install into a DESTDIR, find_package(plugvm)), and once more
 # with nothing but pkg-config's flags; both binaries must take libplugvm
 # from that prefix, which exports the plugvm_* functions and nothing else;
 # then one boots the installed hello guest, finding libplugvm's plugins and
@@ -15,9 +15,12 @@ fail() { echo "FAIL: $*"; exit 1; }
 # which sees this host's files but has a /tmp of its own.
 tmp=$(mktemp -d "$build/tests/embed.XXXXXX"); trap 'rm -rf "$tmp"' EXIT
 libdir=$(sed -n 's/^CMAKE_INSTALL_LIBDIR:[A-Z]*=//p' "$build/CMakeCache.txt")
-prefix=$tmp/prefix
+# A DESTDIR install of the prefix the build was configured for, as a
+# package is staged: nothing in it may depend on being at that prefix.
+conf_prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:[A-Z]*=//p' "$build/CMakeCache.txt")
+prefix=$tmp/root$conf_prefix
 
-cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" 2>&1 ||
+DESTDIR=$tmp/root cmake --install "$build" >"$tmp/install.log" 2>&1 ||
     fail "cmake --install: $(tail -5 "$tmp/install.log")"
 lib=$prefix/$libdir/libplugvm.so.0
 [ -f "$lib" ] || fail "$lib not installed"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The ABI's proof: examples/plugins/rng is built as a separate CMake project
 # against plugvm's *installed* headers (cmake --install into a temporary
-# prefix, then find_package(plugvm); and once more with pkg-config), loaded
+# DESTDIR, then find_package(plugvm); and once more with pkg-config), loaded
 # by path from a config, and read from inside the test guest.
 # usage: out_of_tree.sh PLUGVM SOURCE_DIR BUILD_DIR
 set -u
@@ -12,10 +12,13 @@ fail() { echo "FAIL: $*"; exit 1; }
 tmp=$(mktemp -d "$build/tests/out_of_tree.XXXXXX"); trap 'rm -rf "$tmp"' EXIT
 libdir=$(sed -n 's/^CMAKE_INSTALL_LIBDIR:[A-Z]*=//p' "$build/CMakeCache.txt")
 
-cmake --install "$build" --prefix "$tmp/prefix" >"$tmp/install.log" 2>&1 ||
+# A DESTDIR install of the build's own prefix, as a package is staged.
+conf_prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:[A-Z]*=//p' "$build/CMakeCache.txt")
+prefix=$tmp/root$conf_prefix
+DESTDIR=$tmp/root cmake --install "$build" >"$tmp/install.log" 2>&1 ||
     fail "cmake --install: $(tail -5 "$tmp/install.log")"
-[ -f "$tmp/prefix/include/plugvm/device.h" ] || fail "headers not installed"
-cmake -S "$src/examples/plugins/rng" -B "$tmp/rng" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
+[ -f "$prefix/include/plugvm/device.h" ] || fail "headers not installed"
+cmake -S "$src/examples/plugins/rng" -B "$tmp/rng" -DCMAKE_PREFIX_PATH="$prefix" \
     >"$tmp/cfg.log" 2>&1 || fail "configuring rng: $(tail -5 "$tmp/cfg.log")"
 cmake --build "$tmp/rng" >"$tmp/build.log" 2>&1 || fail "building rng: $(tail -20 "$tmp/build.log")"
 so=$tmp/rng/plugvm-rng.so
@@ -24,8 +27,8 @@ so=$tmp/rng/plugvm-rng.so
 grep -q -- "-I$src/include" "$tmp/rng/CMakeFiles/rng.dir/flags.make" && fail "built against the source tree"
 
 # The same source builds with nothing but pkg-config's flags.
-PKG_CONFIG_PATH=$tmp/prefix/$libdir/pkgconfig cc -shared -fPIC -fvisibility=hidden -D_GNU_SOURCE -DRNG_VERSION='"1"' \
-    -Wall -Wextra -Werror $(PKG_CONFIG_PATH=$tmp/prefix/$libdir/pkgconfig pkg-config --cflags plugvm) \
+PKG_CONFIG_PATH=$prefix/$libdir/pkgconfig cc -shared -fPIC -fvisibility=hidden -D_GNU_SOURCE -DRNG_VERSION='"1"' \
+    -Wall -Wextra -Werror $(PKG_CONFIG_PATH=$prefix/$libdir/pkgconfig pkg-config --cflags plugvm) \
     -o "$tmp/plugvm-rng-pc.so" "$src/examples/plugins/rng/rng.c" -lpthread ||
     fail "pkg-config build"
 
