@@ -11,17 +11,8 @@
 set -u
 src=$1 build=$2
 fail() { echo "FAIL: $*"; exit 1; }
-# In the build tree, not /tmp: the VM step may run in the nested VM host,
-# which sees this host's files but has a /tmp of its own.
-tmp=$(mktemp -d "$build/tests/embed.XXXXXX"); trap 'rm -rf "$tmp"' EXIT
-libdir=$(sed -n 's/^CMAKE_INSTALL_LIBDIR:[A-Z]*=//p' "$build/CMakeCache.txt")
-# A DESTDIR install of the prefix the build was configured for, as a
-# package is staged: nothing in it may depend on being at that prefix.
-conf_prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:[A-Z]*=//p' "$build/CMakeCache.txt")
-prefix=$tmp/root$conf_prefix
-
-DESTDIR=$tmp/root cmake --install "$build" >"$tmp/install.log" 2>&1 ||
-    fail "cmake --install: $(tail -5 "$tmp/install.log")"
+. "$src/tests/install/staged.sh"
+staged_install embed
 lib=$prefix/$libdir/libplugvm.so.0
 [ -f "$lib" ] || fail "$lib not installed"
 [ -f "$prefix/include/plugvm/vm.h" ] || fail "plugvm/vm.h not installed"

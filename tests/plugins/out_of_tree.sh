@@ -7,16 +7,8 @@
 set -u
 plugvm=$1 src=$2 build=$3
 fail() { echo "FAIL: $*"; exit 1; }
-# In the build tree, not /tmp: the VM step may run in the nested VM host,
-# which sees this host's files but has a /tmp of its own.
-tmp=$(mktemp -d "$build/tests/out_of_tree.XXXXXX"); trap 'rm -rf "$tmp"' EXIT
-libdir=$(sed -n 's/^CMAKE_INSTALL_LIBDIR:[A-Z]*=//p' "$build/CMakeCache.txt")
-
-# A DESTDIR install of the build's own prefix, as a package is staged.
-conf_prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:[A-Z]*=//p' "$build/CMakeCache.txt")
-prefix=$tmp/root$conf_prefix
-DESTDIR=$tmp/root cmake --install "$build" >"$tmp/install.log" 2>&1 ||
-    fail "cmake --install: $(tail -5 "$tmp/install.log")"
+. "$src/tests/install/staged.sh"
+staged_install out_of_tree
 [ -f "$prefix/include/plugvm/device.h" ] || fail "headers not installed"
 cmake -S "$src/examples/plugins/rng" -B "$tmp/rng" -DCMAKE_PREFIX_PATH="$prefix" \
     >"$tmp/cfg.log" 2>&1 || fail "configuring rng: $(tail -5 "$tmp/cfg.log")"
