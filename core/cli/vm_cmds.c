@@ -17,6 +17,7 @@
 #include "api/client.h"
 #include "cli/commands.h"
 #include "util/log.h"
+#include "vm/run.h"
 #include "vm/vm.h"
 
 static void run_usage(FILE *f, bool restore)
@@ -91,16 +92,9 @@ static int set_device(struct plugvm_vm *vm, const char *spec)
     return 0;
 }
 
-static void cli_stop(void *arg, int sig)
-{
-    (void)sig;
-    plugvm_vm_stop(arg, NULL);
-}
-
-/* Starts vm, waits for its end, SIGINT, SIGTERM or --timeout, as
- * vm_run does, over libplugvm (plugvm/vm.h). Returns the exit status:
- * the VM's, or 130, 143, 124 when a signal or the timeout stopped it. */
-static int run_vm(struct plugvm_vm *vm, const struct vm_options *o)
+/* Starts vm with the console and control socket of the command line,
+ * and runs it to its end (core/vm/run.h). Returns the exit status. */
+static int run_vm(struct plugvm_vm *vm, const struct vm_options *o, double timeout_s)
 {
     struct plugvm_error e;
     if (plugvm_vm_set_console(vm, o->console_in_fd, o->console_out_fd,
@@ -109,23 +103,7 @@ static int run_vm(struct plugvm_vm *vm, const struct vm_options *o)
         pv_err("%s", e.message);
         return 1;
     }
-    sigset_t old;
-    int sfd = run_signals_block(&old), status = 1;
-    if (sfd < 0) {
-        pv_err("signalfd: %s", strerror(errno));
-    } else if (plugvm_vm_start(vm, &e)) {
-        pv_err("%s", e.message);
-    } else {
-        int why = run_wait(plugvm_vm_event_fd(vm), sfd, o->timeout_s, NULL, cli_stop, vm);
-        plugvm_vm_wait(vm, -1, &status, NULL);
-        /* Ours, unless the guest stopped first. */
-        if (why != 0 && plugvm_vm_stop_reason(vm) == PLUGVM_STOP_REQUESTED)
-            status = why == SIGINT ? 130 : why == SIGTERM ? 143 : 124;
-        if (why < 0)
-            pv_err("--timeout of %g s elapsed: the VM was stopped", o->timeout_s);
-    }
-    run_signals_restore(sfd, &old);
-    return status;
+    return run_until_stopped(vm, timeout_s, NULL, NULL);
 }
 
 static int run_or_restore(int argc, char **argv, bool restore)
@@ -136,6 +114,7 @@ static int run_or_restore(int argc, char **argv, bool restore)
         {"api", required_argument, NULL, 'a'},     {"set", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
+    double timeout_s = 0;
     struct vm_options o = {.console_in_fd = STDIN_FILENO, .console_out_fd = STDOUT_FILENO,
                            .console_terminal = true};
     const char *sets[32];
@@ -146,8 +125,8 @@ static int run_or_restore(int argc, char **argv, bool restore)
         switch (c) {
         case 't': {
             char *end;
-            o.timeout_s = strtod(optarg, &end);
-            if (*end || end == optarg || !(o.timeout_s > 0) || o.timeout_s > 1e9) {
+            timeout_s = strtod(optarg, &end);
+            if (*end || end == optarg || !(timeout_s > 0) || timeout_s > 1e9) {
                 fprintf(stderr, "plugvm %s: --timeout: expected a number of seconds > 0, got '%s'\n",
                         restore ? "restore" : "run", optarg);
                 return 2;
@@ -186,7 +165,7 @@ static int run_or_restore(int argc, char **argv, bool restore)
     } else {
         snprintf(path, sizeof(path), "%s", argv[optind]);
         int status;
-        if (!o.api_path && run_image_config(path, o.timeout_s, o.verbose, &status))
+        if (!o.api_path && run_image_config(path, timeout_s, o.verbose, &status))
             return status;
         if (plugvm_vm_new_from_config(path, &vm, &e)) {
             pv_err("%s", e.message);
@@ -198,7 +177,7 @@ static int run_or_restore(int argc, char **argv, bool restore)
             plugvm_vm_free(vm);
             return 2;
         }
-    int status = run_vm(vm, &o);
+    int status = run_vm(vm, &o, timeout_s);
     plugvm_vm_free(vm);
     return status;
 }

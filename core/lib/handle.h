@@ -43,6 +43,10 @@ struct plugvm_vm {
     enum vm_stop why;
 };
 
+/* plugvm_vm_stop with the core's reason `why`: the CLI's SIGINT, SIGTERM
+ * and --timeout keep their exit statuses and words (core/vm/run.c). */
+int handle_stop_for(struct plugvm_vm *vm, enum vm_stop why, struct plugvm_error *err);
+
 /* Fills err (may be NULL) with code and a formatted message; returns code. */
 int handle_fail(struct plugvm_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -239,21 +239,26 @@ enum plugvm_stop plugvm_vm_stop_reason(const struct plugvm_vm *vm)
     }
 }
 
-int plugvm_vm_stop(struct plugvm_vm *vm, struct plugvm_error *err)
+int handle_stop_for(struct plugvm_vm *vm, enum vm_stop why, struct plugvm_error *err)
 {
-    if (!vm)
-        return handle_fail(err, -EINVAL, "plugvm_vm_stop: no VM");
     /* Not vm->lock: a snapshot or a pause may hold it for seconds, and a
      * stop must get through (vm_request_stop is for any thread). stop_lock
      * keeps end() from freeing the VM meanwhile. */
     pthread_mutex_lock(&vm->stop_lock);
     int rc = 0;
     if (vm->vm)
-        vm_request_stop(vm->vm, VM_STOP_REQUESTED);
+        vm_request_stop(vm->vm, why);
     else if (vm->event_fd < 0)
         rc = handle_fail(err, -EBUSY, "plugvm_vm_stop: the VM was not started");
     pthread_mutex_unlock(&vm->stop_lock);
     return rc;
+}
+
+int plugvm_vm_stop(struct plugvm_vm *vm, struct plugvm_error *err)
+{
+    if (!vm)
+        return handle_fail(err, -EINVAL, "plugvm_vm_stop: no VM");
+    return handle_stop_for(vm, VM_STOP_REQUESTED, err);
 }
 
 /* Runs fn on the running VM, under the lock; -EBUSY otherwise. */

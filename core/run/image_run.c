@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,22 +17,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <plugvm/vm.h>
+
 #include "cli/commands.h"
-#include "config/config.h"
 #include "image/cache.h"
 #include "image/quick.h"
 #include "launch.h"
-#include "loader/loader.h"
 #include "run/relay.h"
 #include "util/log.h"
 #include "util/paths.h"
-#include "vm/vm.h"
+#include "vm/run.h"
 
 #define DEFAULT_KERNEL "debian-cloud-vmlinuz"
 #define INIT_INITRD "plugvm-init.cpio.gz"
 #define DEFAULT_MEMORY_MIB 512
 #define STOP_GRACE_S 10.0
-#define CONFIG_MAX 65536
 
 /* plugvm's own errors: a line on stderr; the run's status is 125. */
 static int complain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -126,31 +126,6 @@ static int find_image(const char *root, const char *image, char *dir, size_t dir
         return -1;
     }
     return 0;
-}
-
-/* A libconfig string literal of s (quotes and backslashes escaped). */
-static void put_str(char *buf, size_t *at, size_t cap, const char *s)
-{
-    if (*at < cap)
-        buf[(*at)++] = '"';
-    for (; *s && *at + 2 < cap; s++) {
-        if (*s == '"' || *s == '\\')
-            buf[(*at)++] = '\\';
-        buf[(*at)++] = *s;
-    }
-    if (*at < cap)
-        buf[(*at)++] = '"';
-    buf[*at < cap ? *at : cap - 1] = '\0';
-}
-
-static void put(char *buf, size_t *at, size_t cap, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void put(char *buf, size_t *at, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = *at < cap ? vsnprintf(buf + *at, cap - *at, fmt, ap) : 0;
-    va_end(ap);
-    *at += n > 0 ? (size_t)n : 0;
 }
 
 int image_run_parse_volume(const char *spec, char *file, size_t filelen, char *path, size_t pathlen, bool *ro,
@@ -259,8 +234,11 @@ static void show_console_tail(const char *path)
             buf[n - 1] == '\n' ? "" : "\n");
 }
 
-static int build_config(const struct image_run_opts *o, const char *imgdir, const struct run_state *s,
-                        char *const *volfile, const bool *volro, const bool *voldir, struct vm_config *cfg)
+/* The image's VM, field by field through libplugvm (plugvm/vm.h): the
+ * root disk, the vsock device init talks over, and one device a volume.
+ * Checked whole at plugvm_vm_start, as a config file would be. */
+static int build_vm(const struct image_run_opts *o, const char *imgdir, const struct run_state *s,
+                    char *const *volfile, const bool *volro, const bool *voldir, struct plugvm_vm **out)
 {
     char *kernel = paths_find_image(NULL, o->kernel ? o->kernel : DEFAULT_KERNEL);
     char *initrd = paths_find_image(NULL, INIT_INITRD);
@@ -274,85 +252,78 @@ static int build_config(const struct image_run_opts *o, const char *imgdir, cons
         free(initrd);
         return -1;
     }
-    char *text = malloc(CONFIG_MAX);
-    size_t at = 0;
-    if (!text) {
-        free(kernel);
-        free(initrd);
-        return complain("out of memory");
-    }
-    char rootfs[PATH_MAX + 32];
+    char rootfs[PATH_MAX + 32], cmdline[256];
     snprintf(rootfs, sizeof(rootfs), "%s/rootfs.ext4", imgdir);
-    put(text, &at, CONFIG_MAX, "vm = {\n  vcpus = %u;\n  memory_mib = %llu;\n  kernel = ", o->vcpus ? o->vcpus : 1,
-        (unsigned long long)(o->memory_mib ? o->memory_mib : DEFAULT_MEMORY_MIB));
-    put_str(text, &at, CONFIG_MAX, kernel);
-    put(text, &at, CONFIG_MAX, ";\n  initrd = ");
-    put_str(text, &at, CONFIG_MAX, initrd);
     /* quiet: the console is a log nobody reads unless -v; every line of
      * it costs a UART exit per byte. */
-    put(text, &at, CONFIG_MAX,
-        ";\n  cmdline = \"console=ttyS0 %s reboot=k panic=-1 rdinit=/init\";\n};\ndevices = (\n"
-        "  { plugin = \"blk\"; read_only = true; serial = \"plugvm-root\"; path = ",
-        o->verbose ? "loglevel=6" : "quiet loglevel=1");
-    put_str(text, &at, CONFIG_MAX, rootfs);
-    put(text, &at, CONFIG_MAX, "; },\n  { plugin = \"vsock\"; guest_cid = 3; uds_path = ");
-    put_str(text, &at, CONFIG_MAX, s->uds);
-    put(text, &at, CONFIG_MAX, "; }");
-    for (size_t i = 0; i < o->nvolumes; i++) {
+    snprintf(cmdline, sizeof(cmdline), "console=ttyS0 %s reboot=k panic=-1 rdinit=/init",
+             o->verbose ? "loglevel=6" : "quiet loglevel=1");
+    struct plugvm_vm *vm = NULL;
+    struct plugvm_error e;
+    unsigned d;
+    int rc = plugvm_vm_new(&vm, &e) || plugvm_vm_set_vcpus(vm, o->vcpus ? o->vcpus : 1, &e) ||
+             plugvm_vm_set_memory_mib(vm, o->memory_mib ? o->memory_mib : DEFAULT_MEMORY_MIB, &e) ||
+             plugvm_vm_set_kernel(vm, kernel, &e) || plugvm_vm_set_initrd(vm, initrd, &e) ||
+             plugvm_vm_set_cmdline(vm, cmdline, &e) ||
+             plugvm_vm_add_device(vm, "blk", &d, &e) || plugvm_vm_device_set_bool(vm, d, "read_only", true, &e) ||
+             plugvm_vm_device_set_string(vm, d, "serial", "plugvm-root", &e) ||
+             plugvm_vm_device_set_string(vm, d, "path", rootfs, &e) ||
+             plugvm_vm_add_device(vm, "vsock", &d, &e) || plugvm_vm_device_set_int(vm, d, "guest_cid", 3, &e) ||
+             plugvm_vm_device_set_string(vm, d, "uds_path", s->uds, &e);
+    for (size_t i = 0; i < o->nvolumes && !rc; i++) {
         /* A share's tag is its volume's index (guest/init/launch.h). */
-        if (voldir[i])
-            put(text, &at, CONFIG_MAX, ",\n  { plugin = \"fs\"; tag = \"plugvm-vol%zu\"; read_only = %s; source = ", i,
-                volro[i] ? "true" : "false");
-        else
-            put(text, &at, CONFIG_MAX, ",\n  { plugin = \"blk\"; read_only = %s; path = ", volro[i] ? "true" : "false");
-        put_str(text, &at, CONFIG_MAX, volfile[i]);
-        put(text, &at, CONFIG_MAX, "; }");
+        char tag[32];
+        snprintf(tag, sizeof(tag), "plugvm-vol%zu", i);
+        rc = plugvm_vm_add_device(vm, voldir[i] ? "fs" : "blk", &d, &e) ||
+             (voldir[i] && plugvm_vm_device_set_string(vm, d, "tag", tag, &e)) ||
+             plugvm_vm_device_set_bool(vm, d, "read_only", volro[i], &e) ||
+             plugvm_vm_device_set_string(vm, d, voldir[i] ? "source" : "path", volfile[i], &e);
     }
-    put(text, &at, CONFIG_MAX, "\n);\n");
     free(kernel);
     free(initrd);
-    char err[2048];
-    int rc = 0;
-    if (at >= CONFIG_MAX)
-        rc = complain("the VM's config is over %d bytes", CONFIG_MAX);
-    else if (config_load_string(cfg, "plugvm run --image", text, s->rundir, err, sizeof(err)))
-        rc = complain("%s", err);
-    else
-        pv_debug("the VM for %s:\n%s", o->image, text);
-    free(text);
-    return rc;
+    if (rc) {
+        complain("%s", e.message);
+        plugvm_vm_free(vm);
+        return -1;
+    }
+    *out = vm;
+    return 0;
 }
 
-/* Runs one VM (booted from cfg, or restored from restore_dir) for the
- * process; snapshot_to: the folder the booted VM is snapshotted into as
- * init asks for its launch. Returns the run's status. */
-static int run_vm(const struct image_run_opts *o, struct run_state *s, const struct vm_config *cfg,
-                  const struct launch *launch, const char *restore_dir, const char *snapshot_to, bool *reported,
-                  bool *connected)
+/* Runs one VM (set up, not started: booted, or restored from a snapshot)
+ * for the process, and frees it; snapshot_to: the folder the booted VM is
+ * snapshotted into as init asks for its launch. Returns the run's status. */
+static int run_vm(const struct image_run_opts *o, struct run_state *s, struct plugvm_vm *vm,
+                  const struct launch *launch, const char *snapshot_to, bool *reported, bool *connected)
 {
     char err[2048];
     int console_fd = o->verbose ? STDERR_FILENO : open(s->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     struct relay_opts ro = {.uds_path = s->uds, .launch = launch, .interactive = o->interactive, .tty = o->tty,
                             .in_fd = STDIN_FILENO, .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO,
-                            .stop_grace_s = STOP_GRACE_S, .snapshot_dir = snapshot_to};
+                            .stop_grace_s = STOP_GRACE_S, .snapshot_dir = snapshot_to, .vm = vm};
     struct relay *relay;
+    struct plugvm_error e;
     *reported = *connected = false;
-    if (relay_start(&relay, &ro, err, sizeof(err))) {
+    /* The relay's thread must not take SIGINT or SIGTERM either, or their
+     * default action would end plugvm: blocked before it starts, as
+     * run_until_stopped blocks them for the VM's threads. */
+    sigset_t stop_sigs, old;
+    sigemptyset(&stop_sigs);
+    sigaddset(&stop_sigs, SIGINT);
+    sigaddset(&stop_sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_sigs, &old);
+    int status = 125;
+    if (plugvm_vm_set_console(vm, -1, console_fd, 0, &e)) {
+        complain("%s", e.message);
+    } else if (relay_start(&relay, &ro, err, sizeof(err))) {
         complain("%s", err);
-        if (!o->verbose && console_fd >= 0)
-            close(console_fd);
-        return 125;
+    } else {
+        int vm_status = run_until_stopped(vm, o->timeout_s, relay_on_signal, relay);
+        /* The relay may use the VM until it ends. */
+        status = relay_finish(relay, vm_status, reported, connected);
     }
-    struct vm_options vo = {.timeout_s = o->timeout_s, .verbose = o->verbose, .restore_dir = restore_dir,
-                            .console_in_fd = -1, .console_out_fd = console_fd, .attached = relay_attached,
-                            .on_signal = relay_on_signal, .hook_arg = relay};
-    struct plugin_set *plugins = calloc(1, sizeof(*plugins));
-    int vm_status = plugins ? vm_run(cfg, plugins, &vo) : 1;
-    if (plugins) {
-        loader_unload_all(plugins);
-        free(plugins);
-    }
-    int status = relay_finish(relay, vm_status, reported, connected);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    plugvm_vm_free(vm);
     if (!o->verbose && console_fd >= 0)
         close(console_fd);
     if (!*reported && status == 125 && !o->verbose)
@@ -463,8 +434,8 @@ int image_run(const struct image_run_opts *o)
     char volfile_buf[IMAGE_RUN_VOLUMES_MAX][PATH_MAX], volpath_buf[IMAGE_RUN_VOLUMES_MAX][PATH_MAX + 8];
     char *volfile[IMAGE_RUN_VOLUMES_MAX], *volspec[IMAGE_RUN_VOLUMES_MAX + 1];
     bool volro[IMAGE_RUN_VOLUMES_MAX], voldir[IMAGE_RUN_VOLUMES_MAX];
-    bool have_dir = false, have_cfg = false;
-    struct vm_config cfg;
+    bool have_dir = false;
+    struct plugvm_vm *vm = NULL;
 
     /* The command line's own mistakes first, before any image is read. */
     for (size_t i = 0; i < o->nvolumes; i++) {
@@ -504,9 +475,8 @@ int image_run(const struct image_run_opts *o)
     if (make_rundir(&s))
         goto out;
     have_dir = true;
-    if (build_config(o, imgdir, &s, volfile, volro, voldir, &cfg))
+    if (build_vm(o, imgdir, &s, volfile, volro, voldir, &vm))
         goto out;
-    have_cfg = true;
     make_launch(&proc, o, volspec, hostname, &launch);
     uint8_t *rec;
     size_t rec_len;
@@ -521,26 +491,28 @@ int image_run(const struct image_run_opts *o)
     bool snap = !o->no_snapshot && !o->nvolumes && snapshot_dir(o, imgdir, snapdir, sizeof(snapdir)) == 0;
     bool connected = false, reported = false;
     if (snap && snapshot_usable(snapdir)) {
-        struct vm_config rcfg;
-        char cfgpath[PATH_MAX + 16], set[PATH_MAX + 32];
-        snprintf(cfgpath, sizeof(cfgpath), "%s/vm.cfg", snapdir);
-        snprintf(set, sizeof(set), "devices[1].uds_path=%s", s.uds);
-        if (config_load(&rcfg, cfgpath, err, sizeof(err)) == 0) {
-            if (config_override(&rcfg, set, err, sizeof(err)) == 0)
-                status = run_vm(o, &s, &rcfg, &launch, snapdir, NULL, &reported, &connected);
-            config_free(&rcfg);
+        struct plugvm_vm *rvm;
+        struct plugvm_error e;
+        /* The snapshot's vsock device listens where this run's relay does. */
+        if (plugvm_vm_new_from_snapshot(snapdir, &rvm, &e) == 0) {
+            if (plugvm_vm_device_set_string(rvm, 1, "uds_path", s.uds, &e) == 0) {
+                status = run_vm(o, &s, rvm, &launch, NULL, &reported, &connected);
+                snprintf(e.message, sizeof(e.message), "the messages above say why");
+            } else {
+                plugvm_vm_free(rvm);
+            }
         }
         if (connected || reported)
             goto out;
         /* A snapshot that does not restore is remade, never tried again. */
         fprintf(stderr, "plugvm: the image's snapshot %s did not restore%s%s: removed, booting instead\n",
-                snapdir, connected ? "" : ": ", connected ? "" : err);
+                snapdir, connected ? "" : ": ", connected ? "" : e.message);
         image_cache_rmdir(snapdir);
     }
-    status = run_vm(o, &s, &cfg, &launch, NULL, snap ? snapdir : NULL, &reported, &connected);
+    status = run_vm(o, &s, vm, &launch, snap ? snapdir : NULL, &reported, &connected);
+    vm = NULL;
 out:
-    if (have_cfg)
-        config_free(&cfg);
+    plugvm_vm_free(vm);
     if (have_dir)
         remove_rundir(&s);
     free(config_json);

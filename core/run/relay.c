@@ -20,11 +20,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <plugvm/vm.h>
+
 #include "control.h"
 #include "launch.h"
 #include "util/fileio.h"
+#include "util/clock.h"
 #include "util/log.h"
-#include "vm/vm.h"
 
 enum { P_CTL, P_IN, P_OUT, P_ERR, P_N };
 static const unsigned port_of[P_N] = {CONTROL_PORT_CONTROL, CONTROL_PORT_STDIN, CONTROL_PORT_STDOUT,
@@ -56,7 +58,6 @@ struct relay {
     int winch;        /* signalfd for SIGWINCH with -t, or -1 */
     pthread_t thread;
     bool started;
-    _Atomic(struct vm *) vm;
     atomic_bool process_known; /* control connected: signals can be forwarded */
     struct control_reader rd;
     /* The outcome. */
@@ -64,6 +65,7 @@ struct relay {
     int status;
     char message[CONTROL_LINE_MAX + 64];
     bool done; /* VM stop requested */
+    bool stopped_vm; /* by the relay itself (stop_vm), not by a signal */
     uint64_t grace_ms, drain_ms; /* deadlines on CLOCK_MONOTONIC, 0: none */
 };
 
@@ -101,9 +103,8 @@ static int obuf_add(struct obuf *b, const void *p, size_t n)
 static void stop_vm(struct relay *r)
 {
     r->done = true;
-    struct vm *vm = atomic_load(&r->vm);
-    if (vm)
-        vm_request_stop(vm, VM_STOP_POWEROFF);
+    r->stopped_vm = true;
+    plugvm_vm_stop(r->o.vm, NULL);
 }
 
 static void outcome(struct relay *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -154,13 +155,14 @@ static void accept_one(struct relay *r, int p)
     r->cfd[p] = fd;
     closefd(&r->lfd[p]);
     unlink(r->addr[p].sun_path);
-    if (p == P_CTL && r->o.snapshot_dir && atomic_load(&r->vm)) {
-        char err[1024];
-        double ms;
-        if (vm_snapshot_paused(atomic_load(&r->vm), r->o.snapshot_dir, &ms, err, sizeof(err)))
-            pv_warn("no snapshot of the image's VM (the next run boots again): %s", err);
+    if (p == P_CTL && r->o.snapshot_dir) {
+        struct plugvm_error e;
+        double t0 = pv_ms_since_start();
+        if (plugvm_vm_snapshot(r->o.vm, r->o.snapshot_dir, &e))
+            pv_warn("no snapshot of the image's VM (the next run boots again): %s", e.message);
         else
-            pv_info("the image's VM snapshotted into %s in %.1f ms", r->o.snapshot_dir, ms);
+            pv_info("the image's VM snapshotted into %s in %.1f ms", r->o.snapshot_dir,
+                    pv_ms_since_start() - t0);
     }
     if (p == P_CTL) {
         /* The clock as it is now, not when the VM was made: a boot (or a
@@ -440,12 +442,6 @@ fail:
     return -1;
 }
 
-void relay_attached(void *relay, struct vm *vm)
-{
-    struct relay *r = relay;
-    atomic_store(&r->vm, vm);
-}
-
 bool relay_on_signal(void *relay, int sig)
 {
     struct relay *r = relay;
@@ -472,7 +468,7 @@ int relay_finish(struct relay *r, int vm_status, bool *reported, bool *connected
             fprintf(stderr, "plugvm: %s\n", r->message);
     } else {
         status = 125;
-        if (vm_status == 130 || vm_status == 143)
+        if ((vm_status == 130 || vm_status == 143) && !r->stopped_vm)
             status = vm_status; /* stopped by a signal before the process ran */
         else
             fprintf(stderr, "plugvm: the VM ended (status %d) before its process %s\n", vm_status,

@@ -12,7 +12,7 @@
  * guest sends is untrusted: one connection per port (a second is closed),
  * control lines parsed by control_feed with its bounds, and a guest that
  * speaks nonsense on control gets its VM stopped. The relay stops the VM
- * itself (vm_request_stop) once it has the status and the end of both
+ * itself (plugvm_vm_stop) once it has the status and the end of both
  * output streams, so the guest's power-off is not waited for.
  */
 #ifndef PLUGVM_RUN_RELAY_H
@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 struct launch;
-struct vm;
+struct plugvm_vm;
 struct relay;
 
 struct relay_opts {
@@ -37,26 +37,27 @@ struct relay_opts {
     int in_fd, out_fd, err_fd;
     double stop_grace_s;    /* after a forwarded SIGINT/SIGTERM, stop the VM this much later */
     /* When set: once init has connected, and before it gets the launch,
-     * the VM is snapshotted into this folder (vm_snapshot_paused), so a
+     * the VM is snapshotted into this folder (plugvm_vm_snapshot), so a
      * later run restores a VM at exactly this point and hands it its own
      * launch (init reconnects after the restore's connection reset). */
     const char *snapshot_dir;
+    /* The VM (libplugvm's handle, plugvm/vm.h) the relay stops and
+     * snapshots; it must outlive relay_finish. */
+    struct plugvm_vm *vm;
 };
 
 /* Binds the four listeners and starts the thread: 0, or -1 with err. */
 int relay_start(struct relay **out, const struct relay_opts *o, char *err, size_t errlen);
 
-/* vm_options hooks (core/vm/vm.h): attached hands the relay the VM it may
- * stop; on_signal forwards SIGINT/SIGTERM to the process (true) once it
- * runs, and arms the grace timer. */
-void relay_attached(void *relay, struct vm *vm);
+/* run_until_stopped's hook (core/vm/run.h): forwards SIGINT/SIGTERM to
+ * the process (true) once it runs, and arms the grace timer. */
 bool relay_on_signal(void *relay, int sig);
 
-/* After vm_run returned: ends the thread and frees everything. Returns the
+/* After run_until_stopped returned: ends the thread and frees everything. Returns the
  * process's status as docker gives it (its exit status, 128+N for signal
  * N, 125/126/127 for a process that could not start, with the message
  * printed to stderr), or, when the VM ended without reporting one, 125
- * after printing why (vm_status: what vm_run returned); *reported says
+ * after printing why (vm_status: what run_until_stopped returned); *reported says
  * which, *connected whether init ever connected. */
 int relay_finish(struct relay *r, int vm_status, bool *reported, bool *connected);
 

@@ -502,8 +502,6 @@ int vm_start(const struct vm_config *cfg, struct plugin_set *plugins, const stru
         vm_free(vm);
         return rc == -ENODEV ? -ENODEV : -EIO;
     }
-    if (opt->attached)
-        opt->attached(opt->hook_arg, vm);
     for (uint32_t i = 0; i < vm->nvcpus; i++) {
         struct vcpu_arg *va = malloc(sizeof(*va));
         if (va)

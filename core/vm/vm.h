@@ -4,19 +4,18 @@
 #ifndef PLUGVM_CORE_VM_H
 #define PLUGVM_CORE_VM_H
 
-#include <signal.h>
 #include <stdbool.h>
 
 #include "config/config.h"
 #include "loader/loader.h"
 
-/* Why a VM stopped; vm_run returns the process exit status for it. */
+/* Why a VM stopped; vm_finish returns the process exit status for it. */
 enum vm_stop {
     VM_RUNNING = 0,
     VM_STOP_RESET,    /* guest reset (i8042, triple fault): status 0 */
     VM_STOP_POWEROFF, /* guest powered off: status 0 */
     VM_STOP_ERROR,    /* fatal error, logged: status 1 */
-    VM_STOP_SIGINT,   /* status 130 */
+    VM_STOP_SIGINT,   /* SIGINT, or Ctrl-A x on the console's terminal: status 130 */
     VM_STOP_SIGTERM,  /* status 143 */
     VM_STOP_TIMEOUT,  /* --timeout elapsed: status 124, like timeout(1) */
     VM_STOP_GUEST_EXIT, /* the guest wrote its status to the exit port: that status */
@@ -26,7 +25,6 @@ enum vm_stop {
 struct vm;
 
 struct vm_options {
-    double timeout_s; /* vm_run only; 0: none */
     bool verbose;     /* list unclaimed ports at the end */
     const char *restore_dir; /* restore from this snapshot folder instead of booting */
     const char *api_path;    /* serve the control socket here (core/api/server.h) */
@@ -42,15 +40,6 @@ struct vm_options {
      * request writes to, and vm_stop_fd gives; 0 or less: the VM makes its
      * own. libplugvm's, so that it outlives the VM. */
     int stop_fd;
-    /* Hooks for a caller that drives the VM from its own thread (core/run),
-     * vm_run only: attached(hook_arg, vm) on the calling thread once the VM
-     * is built, before any vCPU runs (vm is for vm_request_stop, valid
-     * until vm_run returns); on_signal(hook_arg, sig) for SIGINT/SIGTERM,
-     * on the calling thread: true when the caller took the signal (say,
-     * forwarded it to the guest) and the VM is to run on. NULL: not called. */
-    void (*attached)(void *hook_arg, struct vm *vm);
-    bool (*on_signal)(void *hook_arg, int sig);
-    void *hook_arg;
 };
 
 /* Pauses the VM (unless it is paused), writes a snapshot of it to folder
@@ -91,25 +80,5 @@ const char *vm_stop_reason(enum vm_stop why);
  * threads, tears it down and frees it. Returns the exit status for its
  * stop (enum vm_stop). */
 int vm_finish(struct vm *vm);
-
-/* The CLI's way (core/vm/run.c): vm_start, then waits for a stop,
- * SIGINT, SIGTERM or opt->timeout_s, then vm_finish. SIGINT and SIGTERM
- * are blocked in every thread meanwhile and taken with a signalfd.
- * Returns the exit status; messages go to stderr. */
-int vm_run(const struct vm_config *cfg, struct plugin_set *plugins, const struct vm_options *opt);
-
-/* vm_run's parts, for the CLI's run and restore over libplugvm too.
- * run_signals_block blocks SIGINT and SIGTERM in the calling thread (the
- * VM's threads, made after, inherit it) and returns a signalfd for them
- * (-1 on failure); run_signals_restore takes what is pending, closes it
- * and restores the mask `old`. run_wait polls stop_fd (readable once the
- * VM stops) and sfd until the VM stops; for SIGINT or SIGTERM it calls
- * on_signal(arg, sig) (NULL, or false: not taken) and else stop(arg, sig)
- * and returns sig; when timeout_s (0: none) passes, stop(arg, 0) and
- * returns -1; 0 when the VM stopped by itself. */
-int run_signals_block(sigset_t *old);
-void run_signals_restore(int sfd, const sigset_t *old);
-int run_wait(int stop_fd, int sfd, double timeout_s, bool (*on_signal)(void *arg, int sig),
-             void (*stop)(void *arg, int why), void *arg);
 
 #endif
