@@ -101,23 +101,9 @@ void kvm_cpuid_patch_topology(struct kvm_cpuid2 *c, uint32_t id, uint32_t n)
     }
 }
 
-int kvm_vcpu_set_cpuid(struct plugvm_vcpu *v)
-{
-    const struct kvm_cpuid2 *src = v->vm->cpuid;
-    size_t bytes = sizeof(*src) + src->nent * sizeof(src->entries[0]);
-    struct kvm_cpuid2 *c = malloc(bytes);
-    if (!c)
-        return -ENOMEM;
-    memcpy(c, src, bytes);
-    kvm_cpuid_patch_topology(c, v->index, v->vm->nvcpus);
-    int rc = ioctl(v->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
-    free(c);
-    return rc;
-}
-
 static const char *const reg_names[] = {"EAX", "EBX", "ECX", "EDX"};
 
-static const struct kvm_cpuid_entry2 *find(const struct kvm_cpuid2 *c, uint32_t function,
+static const struct kvm_cpuid_entry2 *find_entry(const struct kvm_cpuid2 *c, uint32_t function,
                                            uint32_t index)
 {
     for (uint32_t i = 0; i < c->nent; i++) {
@@ -128,6 +114,37 @@ static const struct kvm_cpuid_entry2 *find(const struct kvm_cpuid2 *c, uint32_t 
     }
     return NULL;
 }
+
+int kvm_vcpu_set_cpuid(struct plugvm_vcpu *v)
+{
+    const struct kvm_cpuid2 *src = v->vm->cpuid;
+    size_t bytes = sizeof(*src) + src->nent * sizeof(src->entries[0]);
+    struct kvm_cpuid2 *c = malloc(bytes);
+    if (!c)
+        return -ENOMEM;
+    memcpy(c, src, bytes);
+    kvm_cpuid_patch_topology(c, v->index, v->vm->nvcpus);
+    int rc = ioctl(v->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
+    /* Read back on vCPU 0: KVM over PVM cannot hide the host CPU's
+     * features (its guest runs CPUID unintercepted), and KVM_GET_CPUID2
+     * shows them on whatever was set. The config's vm.cpuid_disable is
+     * then not kept, and the user is told, once per VM. */
+    c->nent = src->nent;
+    if (!rc && v->index == 0 && ioctl(v->fd, KVM_GET_CPUID2, c) == 0) {
+        const struct plugvm_cpuid_mask *m = v->vm->masks;
+        for (size_t i = 0; i < v->vm->nmasks; i++) {
+            const struct kvm_cpuid_entry2 *e = find_entry(c, m[i].leaf, m[i].index);
+            if (e && m[i].reg <= PLUGVM_CPUID_EDX && (*reg_of((struct kvm_cpuid_entry2 *)e, m[i].reg) >> m[i].bit & 1))
+                kvm_log(v->vm, PLUGVM_LOG_WARN,
+                        "vm.cpuid_disable: CPUID leaf 0x%x.%u %s bit %u stays on: this host's KVM shows "
+                        "the guest the host CPU's own CPUID (KVM over PVM) and cannot hide it",
+                        m[i].leaf, m[i].index, reg_names[m[i].reg], m[i].bit);
+        }
+    }
+    free(c);
+    return rc;
+}
+
 
 static uint32_t reg_value(const struct kvm_cpuid_entry2 *e, uint32_t reg)
 {
@@ -161,8 +178,13 @@ int kvm_cpuid_check_saved(const struct kvm_cpuid2 *allowed, const struct plugvm_
     /* The config's word first: a state file must not turn on what
      * cpuid_disable turned off, whatever the host could do. */
     for (size_t i = 0; i < nmasks; i++) {
-        const struct kvm_cpuid_entry2 *e = find(saved, m[i].leaf, m[i].index);
-        if (e && m[i].reg <= PLUGVM_CPUID_EDX && (reg_value(e, m[i].reg) >> m[i].bit & 1)) {
+        const struct kvm_cpuid_entry2 *e = find_entry(saved, m[i].leaf, m[i].index);
+        /* Unless the host itself keeps it on for every vCPU (KVM over PVM,
+         * whose read-back CPUID is the host's): then the running guest saw
+         * it on too, and kvm_vcpu_set_cpuid said so at boot. */
+        const struct kvm_cpuid_entry2 *a = find_entry(allowed, m[i].leaf, m[i].index);
+        bool forced = a && m[i].reg <= PLUGVM_CPUID_EDX && (reg_value(a, m[i].reg) >> m[i].bit & 1);
+        if (e && !forced && m[i].reg <= PLUGVM_CPUID_EDX && (reg_value(e, m[i].reg) >> m[i].bit & 1)) {
             snprintf(why, len, "CPUID leaf 0x%x.%u %s bit %u is on, and the config's "
                      "vm.cpuid_disable turns it off", m[i].leaf, m[i].index,
                      reg_names[m[i].reg], m[i].bit);
@@ -170,10 +192,10 @@ int kvm_cpuid_check_saved(const struct kvm_cpuid2 *allowed, const struct plugvm_
         }
     }
     for (size_t i = 0; i < sizeof(feature_regs) / sizeof(feature_regs[0]); i++) {
-        const struct kvm_cpuid_entry2 *e = find(saved, feature_regs[i].function, feature_regs[i].index);
+        const struct kvm_cpuid_entry2 *e = find_entry(saved, feature_regs[i].function, feature_regs[i].index);
         if (!e)
             continue;
-        const struct kvm_cpuid_entry2 *a = find(allowed, feature_regs[i].function, feature_regs[i].index);
+        const struct kvm_cpuid_entry2 *a = find_entry(allowed, feature_regs[i].function, feature_regs[i].index);
         uint32_t have = a ? reg_value(a, feature_regs[i].reg) : 0;
         uint32_t extra = reg_value(e, feature_regs[i].reg) & ~feature_regs[i].dynamic & ~have;
         if (extra) {

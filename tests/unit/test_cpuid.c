@@ -95,6 +95,15 @@ static void saved_cpuid_checked(void **state)
     assert_non_null(strstr(why, "leaf 0x1.0 ECX bit 13 is on, and the config's vm.cpuid_disable"));
     saved->entries[0].ecx &= ~(1u << 13);
 
+    /* ... unless the host keeps it on whatever was set (KVM over PVM's
+     * read-back CPUID is the host CPU's): the guest saw it on, and the
+     * restored one will too. */
+    allowed->entries[0].ecx |= 1u << 13;
+    saved->entries[0].ecx |= 1u << 13;
+    assert_int_equal(kvm_cpuid_check_saved(allowed, m, 1, saved, why, sizeof(why)), 0);
+    allowed->entries[0].ecx &= ~(1u << 13);
+    saved->entries[0].ecx &= ~(1u << 13);
+
     /* A feature this host does not offer (leaf 7 EBX bit 5, subleaf 0). */
     saved->entries[1].ebx |= 1u << 5;
     assert_int_equal(kvm_cpuid_check_saved(allowed, m, 1, saved, why, sizeof(why)), -1);
