@@ -125,9 +125,9 @@ int kvm_vcpu_set_cpuid(struct plugvm_vcpu *v)
     memcpy(c, src, bytes);
     kvm_cpuid_patch_topology(c, v->index, v->vm->nvcpus);
     int rc = ioctl(v->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
-    /* Read back on vCPU 0: KVM over PVM cannot hide the host CPU's
-     * features (its guest runs CPUID unintercepted), and KVM_GET_CPUID2
-     * shows them on whatever was set. The config's vm.cpuid_disable is
+    /* Read back on vCPU 0: under KVM over PVM, KVM_GET_CPUID2 shows host
+     * CPU features on (AVX, XSAVE on an EPYC) that were not set and that
+     * KVM_GET_SUPPORTED_CPUID never listed. The config's vm.cpuid_disable is
      * then not kept, and the user is told, once per VM. */
     c->nent = src->nent;
     if (!rc && v->index == 0 && ioctl(v->fd, KVM_GET_CPUID2, c) == 0) {
