@@ -255,31 +255,3 @@ void config_free(struct vm_config *c)
     free(c->initrd);
     c->path = c->kernel = c->initrd = NULL;
 }
-
-int config_override(struct vm_config *c, const char *spec, char *err, size_t errlen)
-{
-    unsigned idx;
-    int name_at = 0;
-    if (sscanf(spec, "devices[%u].%n", &idx, &name_at) != 1 || name_at == 0)
-        return pv_fail(err, errlen, "--set %s: expected devices[N].SETTING=VALUE", spec);
-    const char *name = spec + name_at, *eq = strchr(name, '=');
-    if (!eq || eq == name)
-        return pv_fail(err, errlen, "--set %s: expected devices[N].SETTING=VALUE", spec);
-    if (idx >= c->ndevices)
-        return pv_fail(err, errlen, "--set %s: the config has %zu devices", spec, c->ndevices);
-    char key[64];
-    size_t n = (size_t)(eq - name);
-    if (n >= sizeof(key))
-        return pv_fail(err, errlen, "--set %s: setting name too long", spec);
-    memcpy(key, name, n);
-    key[n] = '\0';
-    config_setting_t *g = (config_setting_t *)c->devices[idx].group;
-    config_setting_t *s = config_setting_get_member(g, key);
-    if (!s)
-        s = config_setting_add(g, key, CONFIG_TYPE_STRING);
-    if (!s || config_setting_type(s) != CONFIG_TYPE_STRING ||
-        config_setting_set_string(s, eq + 1) != CONFIG_TRUE)
-        return pv_fail(err, errlen, "--set %s: devices[%u].%s is not a string setting", spec, idx,
-                       key);
-    return 0;
-}

@@ -66,10 +66,6 @@ void config_init_empty(struct vm_config *c, const char *name);
  * 0, or -1 with err. */
 int config_reload(struct vm_config *c, const char *dir, char *err, size_t errlen);
 void config_free(struct vm_config *c);
-/* Sets a device's string setting from "devices[N].SETTING=VALUE" (a
- * restore's override of a path), before the devices are checked and
- * created. 0, or -1 with err. */
-int config_override(struct vm_config *c, const char *spec, char *err, size_t errlen);
 
 /* Looks up a CPUID feature name ("cx16", "xsave") or a raw bit written
  * "LEAF:INDEX:REG:BIT" ("0x1:0:ecx:13"). 0, or -1 when unknown. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libplugvm's VM lifecycle (include/plugvm/vm.h) over core/vm's vm_start,
- * vm_stop_fd and vm_finish: the same path plugvm run takes, so the CLI and
+ * its stop eventfd and vm_finish: the same path plugvm run takes, so the CLI and
  * an embedding program boot, restore and stop VMs alike.
  */
 #include <errno.h>

@@ -17,7 +17,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/eventfd.h>
 
 #include <plugvm/backend.h>
 #include <plugvm/device.h>
@@ -64,11 +63,6 @@ void vm_request_stop(struct vm *vm, enum vm_stop why)
         uint64_t one = 1;
         (void)!write(vm->stop_fd, &one, sizeof(one));
     }
-}
-
-int vm_stop_fd(const struct vm *vm)
-{
-    return vm->stop_fd;
 }
 
 enum vm_stop vm_stop_state(const struct vm *vm)
@@ -447,8 +441,6 @@ static void vm_free(struct vm *vm)
 {
     if (vm->restoring)
         restore_close(&vm->rs);
-    if (vm->stop_fd_owned && vm->stop_fd >= 0)
-        close(vm->stop_fd);
     vm_pause_fini(vm);
     free(vm);
 }
@@ -465,13 +457,7 @@ int vm_start(const struct vm_config *cfg, struct plugin_set *plugins, const stru
     if (!vm)
         return pv_fail(err, errlen, "out of memory"), -ENOMEM;
     vm_pause_init(vm);
-    vm->stop_fd_owned = opt->stop_fd <= 0;
-    vm->stop_fd = vm->stop_fd_owned ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : opt->stop_fd;
-    if (vm->stop_fd < 0) {
-        pv_fail(err, errlen, "eventfd: %s", strerror(errno));
-        vm_free(vm);
-        return -EIO;
-    }
+    vm->stop_fd = opt->stop_fd;
     if (opt->restore_dir) {
         if (restore_open(&vm->rs, opt->restore_dir, err, errlen)) {
             vm_free(vm);

@@ -36,9 +36,9 @@ struct vm_options {
     int console_in_fd;
     int console_out_fd;
     bool console_terminal;
-    /* An eventfd of the caller's (never closed here) that the VM's stop
-     * request writes to, and vm_stop_fd gives; 0 or less: the VM makes its
-     * own. libplugvm's, so that it outlives the VM. */
+    /* An eventfd of the caller's (never closed here) that the VM's first
+     * stop request writes to, so whoever waits can poll(2) it: libplugvm's
+     * own, so that it outlives the VM. */
     int stop_fd;
 };
 
@@ -68,10 +68,6 @@ void vm_request_stop(struct vm *vm, enum vm_stop why);
  * cannot run here), -ENOMEM, -EAGAIN or -EIO. */
 int vm_start(const struct vm_config *cfg, struct plugin_set *plugins, const struct vm_options *opt,
              struct vm **out, char *err, size_t errlen);
-/* An fd that becomes readable when a stop has been requested (guest reset,
- * power-off, exit port, error, vm_request_stop): for poll(2). Not to be
- * read or closed. */
-int vm_stop_fd(const struct vm *vm);
 /* The stop requested so far, VM_RUNNING while none. */
 enum vm_stop vm_stop_state(const struct vm *vm);
 /* Why it stopped, in words ("the guest powered off"). */

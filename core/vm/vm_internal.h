@@ -39,13 +39,12 @@ struct vm {
     struct plugvm_vcpu *vcpu[VM_MAX_VCPUS];
     pthread_t thread[VM_MAX_VCPUS];
     bool thread_started[VM_MAX_VCPUS];
-    /* The first stop request (enum vm_stop) wins; stop_fd, an eventfd,
-     * becomes readable then, for whoever waits (vm_stop_fd). Not a signal
+    /* The first stop request (enum vm_stop) wins; stop_fd, the caller's
+     * eventfd (vm_options), becomes readable then. Not a signal
      * to a main thread: a program embedding plugvm has no such thread,
      * and two VMs in one process each need their own. */
     atomic_int stop;
     int stop_fd;
-    bool stop_fd_owned;
     struct iobus *io;
     struct serial serial;
     struct i8042 i8042;
