@@ -37,8 +37,8 @@ struct plugvm_vm {
      * plugvm_vm_stop takes instead of `lock`. */
     pthread_mutex_t stop_lock;
     struct vm *vm;
-    int stop_fd;        /* the eventfd the VM signals its stop on (vm_options) */
-    int event_fd;       /* stop_fd once started: plugvm_vm_event_fd's */
+    int stop_fd;        /* the eventfd the VM signals its stop on (vm_options);
+                         * plugvm_vm_event_fd's once started */
     int status;         /* after HANDLE_ENDED */
     enum vm_stop why;
 };

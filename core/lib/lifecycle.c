@@ -49,7 +49,7 @@ static struct plugvm_vm *handle_new(void)
     pthread_mutex_init(&vm->lock, NULL);
     pthread_mutex_init(&vm->stop_lock, NULL);
     vm->console_in = vm->console_out = -1;
-    vm->event_fd = vm->stop_fd = -1;
+    vm->stop_fd = -1;
     return vm;
 }
 
@@ -162,7 +162,6 @@ int plugvm_vm_start(struct plugvm_vm *vm, struct plugvm_error *err)
         vm->changed = true;
     } else {
         vm->state = HANDLE_RUNNING;
-        vm->event_fd = vm->stop_fd;
     }
     pthread_mutex_unlock(&vm->lock);
     return rc;
@@ -170,7 +169,7 @@ int plugvm_vm_start(struct plugvm_vm *vm, struct plugvm_error *err)
 
 int plugvm_vm_event_fd(const struct plugvm_vm *vm)
 {
-    return vm ? vm->event_fd : -1;
+    return vm && vm->state != HANDLE_NEW ? vm->stop_fd : -1;
 }
 
 /* The VM stopped: tears it down. The event fd is the handle's own, and
@@ -194,7 +193,7 @@ int plugvm_vm_wait(struct plugvm_vm *vm, int timeout_ms, int *status, struct plu
         return handle_fail(err, -EINVAL, "plugvm_vm_wait: no VM");
     pthread_mutex_lock(&vm->lock);
     enum handle_state state = vm->state;
-    int fd = vm->event_fd;
+    int fd = vm->stop_fd;
     pthread_mutex_unlock(&vm->lock);
     if (state == HANDLE_NEW)
         return handle_fail(err, -EBUSY, "plugvm_vm_wait: the VM was not started");
@@ -248,7 +247,7 @@ int handle_stop_for(struct plugvm_vm *vm, enum vm_stop why, struct plugvm_error 
     int rc = 0;
     if (vm->vm)
         vm_request_stop(vm->vm, why);
-    else if (vm->event_fd < 0)
+    else if (vm->state == HANDLE_NEW)
         rc = handle_fail(err, -EBUSY, "plugvm_vm_stop: the VM was not started");
     pthread_mutex_unlock(&vm->stop_lock);
     return rc;
@@ -261,7 +260,7 @@ int plugvm_vm_stop(struct plugvm_vm *vm, struct plugvm_error *err)
     return handle_stop_for(vm, VM_STOP_REQUESTED, err);
 }
 
-/* Runs fn on the running VM, under the lock; -EBUSY otherwise. */
+/* 0 with vm->lock held when the VM runs; -EBUSY (not held) otherwise. */
 static int running(struct plugvm_vm *vm, const char *what, struct plugvm_error *err)
 {
     if (!vm)
