@@ -36,7 +36,8 @@ static const struct plugvm_setting_spec vm_spec[] = {
  * setup header's cmdline_size may say less, checked at boot. */
 #define CMDLINE_MAX 2047
 
-/* A file named by `vm.<name>`: it must exist and be a regular file. */
+/* A file named by `vm.<name>`: it must exist (-ENOENT) and be a regular
+ * file (-EINVAL). */
 static int resolve_file(const struct vm_config *c, const char *dir, const char *name, char **out,
                         char *err, size_t errlen)
 {
@@ -46,16 +47,18 @@ static int resolve_file(const struct vm_config *c, const char *dir, const char *
     settings_where(c->path, s, at, sizeof(at));
     const char *value = config_setting_get_string(s);
     char *p = paths_find_image(dir, value);
-    if (!p)
-        return pv_fail(err, errlen,
-                    "%s: setting 'vm.%s': file '%s' not found (looked beside the config file, in "
-                    "$PLUGVM_IMAGE_PATH and plugvm's image folders)",
-                    at, name, value);
+    if (!p) {
+        pv_fail(err, errlen,
+                "%s: setting 'vm.%s': file '%s' not found (looked beside the config file, in "
+                "$PLUGVM_IMAGE_PATH and plugvm's image folders)",
+                at, name, value);
+        return -ENOENT;
+    }
     struct stat st;
     if (stat(p, &st) != 0 || !S_ISREG(st.st_mode)) {
         pv_fail(err, errlen, "%s: setting 'vm.%s': '%s' is not a regular file", at, name, p);
         free(p);
-        return -1;
+        return -EINVAL;
     }
     *out = p;
     return 0;
@@ -95,11 +98,12 @@ static int load_vm(struct vm_config *c, const char *dir, char *err, size_t errle
                                    sizeof(at)),
                     strlen(c->cmdline), CMDLINE_MAX);
 
-    if (resolve_file(c, dir, "kernel", &c->kernel, err, errlen))
-        return -1;
+    int rc;
+    if ((rc = resolve_file(c, dir, "kernel", &c->kernel, err, errlen)))
+        return rc;
     if (config_setting_get_member(vm, "initrd") &&
-        resolve_file(c, dir, "initrd", &c->initrd, err, errlen))
-        return -1;
+        (rc = resolve_file(c, dir, "initrd", &c->initrd, err, errlen)))
+        return rc;
 
     const config_setting_t *masks = config_setting_get_member(vm, "cpuid_disable");
     for (int i = 0; masks && i < config_setting_length(masks); i++) {
@@ -159,13 +163,15 @@ static int load_parsed(struct vm_config *c, const char *dir, char *err, size_t e
         const char *name = config_setting_name(s);
         if (strcmp(name, "vm") && strcmp(name, "devices")) {
             char at[512];
-            return pv_fail(err, errlen, "%s: unknown top-level setting '%s'; expected 'vm' or "
-                           "'devices'", settings_where(c->path, s, at, sizeof(at)), name);
+            pv_fail(err, errlen, "%s: unknown top-level setting '%s'; expected 'vm' or 'devices'",
+                    settings_where(c->path, s, at, sizeof(at)), name);
+            return -EINVAL;
         }
     }
-    if (load_vm(c, dir, err, errlen) || load_devices(c, err, errlen))
-        return -1;
-    return 0;
+    int rc = load_vm(c, dir, err, errlen);
+    if (rc)
+        return rc == -ENOENT ? -ENOENT : -EINVAL;
+    return load_devices(c, err, errlen) ? -EINVAL : 0;
 }
 
 static void syntax_error(const struct vm_config *c, char *err, size_t errlen)
@@ -181,7 +187,9 @@ int config_load(struct vm_config *c, const char *path, char *err, size_t errlen)
     config_init(&c->cfg);
     c->path = strdup(path);
     struct stat st;
+    int rc = -EINVAL;
     if (stat(path, &st) != 0) {
+        rc = errno == ENOENT ? -ENOENT : -EINVAL;
         pv_fail(err, errlen, "%s: cannot read config file: %s", path, strerror(errno));
         goto bad;
     }
@@ -196,14 +204,14 @@ int config_load(struct vm_config *c, const char *path, char *err, size_t errlen)
         free(dir);
         goto bad;
     }
-    int rc = load_parsed(c, dir, err, errlen);
+    rc = load_parsed(c, dir, err, errlen);
     free(dir);
     if (rc)
         goto bad;
     return 0;
 bad:
     config_free(c);
-    return -1;
+    return rc;
 }
 
 int config_load_string(struct vm_config *c, const char *name, const char *text, const char *dir,
@@ -213,16 +221,17 @@ int config_load_string(struct vm_config *c, const char *name, const char *text, 
     config_init(&c->cfg);
     c->path = strdup(name);
     config_set_include_dir(&c->cfg, dir);
+    int rc = -EINVAL;
     if (!config_read_string(&c->cfg, text)) {
         syntax_error(c, err, errlen);
         goto bad;
     }
-    if (load_parsed(c, dir, err, errlen))
+    if ((rc = load_parsed(c, dir, err, errlen)))
         goto bad;
     return 0;
 bad:
     config_free(c);
-    return -1;
+    return rc;
 }
 
 void config_init_empty(struct vm_config *c, const char *name)

@@ -48,8 +48,9 @@ struct vm_config {
     struct device_config devices[VM_MAX_DEVICES];
 };
 
-/* Reads and checks `path`. 0, or -1 with the message in err. On success
- * config_free must be called. Relative file paths are looked up with
+/* Reads and checks `path`. 0, or with the message in err -ENOENT (the file,
+ * or a kernel or initrd it names, is not there) or -EINVAL (anything
+ * else). On success config_free must be called. Relative file paths are looked up with
  * paths_find_image (core/util/paths.h). */
 int config_load(struct vm_config *c, const char *path, char *err, size_t errlen);
 /* The same from the NUL-terminated `text`, named `name` in messages, its
@@ -63,7 +64,7 @@ int config_load_string(struct vm_config *c, const char *name, const char *text, 
 void config_init_empty(struct vm_config *c, const char *name);
 /* Checks c->cfg again and derives the fields from it, as config_load did
  * (relative file names looked up in `dir`), after its settings changed.
- * 0, or -1 with err. */
+ * 0, -ENOENT or -EINVAL with err, as config_load. */
 int config_reload(struct vm_config *c, const char *dir, char *err, size_t errlen);
 void config_free(struct vm_config *c);
 

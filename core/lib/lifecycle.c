@@ -69,13 +69,13 @@ int plugvm_vm_new(struct plugvm_vm **out, struct plugvm_error *err)
     return 0;
 }
 
-/* config_load's message names the file; its cause picks the code. */
+/* config_load's message names the file, its code the cause. */
 static int load(struct plugvm_vm *vm, const char *path, struct plugvm_error *err)
 {
     char msg[sizeof(err->message)];
-    if (config_load(&vm->cfg, path, msg, sizeof(msg)))
-        return handle_fail(err, strstr(msg, "not found") || strstr(msg, "No such file") ? -ENOENT : -EINVAL,
-                           "%s", msg);
+    int rc = config_load(&vm->cfg, path, msg, sizeof(msg));
+    if (rc)
+        return handle_fail(err, rc, "%s", msg);
     vm->has_cfg = true;
     vm->dir = paths_dirname(path);
     return vm->dir ? 0 : handle_fail(err, -ENOMEM, "out of memory");
@@ -133,8 +133,8 @@ int plugvm_vm_start(struct plugvm_vm *vm, struct plugvm_error *err)
     int rc = 0;
     if (vm->state != HANDLE_NEW)
         rc = handle_fail(err, -EBUSY, "plugvm_vm_start: the VM was started already");
-    else if (vm->changed && config_reload(&vm->cfg, vm->dir, msg, sizeof(msg)))
-        rc = handle_fail(err, strstr(msg, "not found") ? -ENOENT : -EINVAL, "%s", msg);
+    else if (vm->changed && (rc = config_reload(&vm->cfg, vm->dir, msg, sizeof(msg))))
+        rc = handle_fail(err, rc, "%s", msg);
     else if (!(vm->plugins = calloc(1, sizeof(*vm->plugins))))
         rc = handle_fail(err, -ENOMEM, "out of memory");
     else if (vm->stop_fd < 0 && (vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)

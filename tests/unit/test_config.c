@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,7 +110,7 @@ static void missing_file(void **state)
     (void)state;
     struct vm_config c;
     char err[1024];
-    assert_int_equal(config_load(&c, "/nonexistent/vm.cfg", err, sizeof(err)), -1);
+    assert_int_equal(config_load(&c, "/nonexistent/vm.cfg", err, sizeof(err)), -ENOENT);
     assert_non_null(strstr(err, "/nonexistent/vm.cfg"));
     assert_non_null(strstr(err, "No such file"));
 }
@@ -219,10 +220,10 @@ static void from_memory(void **state)
     assert_non_null(strstr(c.kernel, dir));
     config_free(&c);
     assert_int_equal(config_load_string(&c, "mem.cfg", "vm = {\n kernel = ; };\n", dir, err,
-                                        sizeof(err)), -1);
+                                        sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "mem.cfg:2: syntax error"));
     assert_int_equal(config_load_string(&c, "mem.cfg", "vm = { memory_mib = 64; kernel = "
-                                        "\"nosuch\"; };\nfoo = 1;\n", dir, err, sizeof(err)), -1);
+                                        "\"nosuch\"; };\nfoo = 1;\n", dir, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "mem.cfg:2: unknown top-level setting 'foo'"));
 }
 
