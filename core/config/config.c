@@ -32,9 +32,6 @@ static const struct plugvm_setting_spec vm_spec[] = {
     PLUGVM_SETTINGS_END,
 };
 
-/* Linux's COMMAND_LINE_SIZE on x86 is 2048 bytes including the NUL; the
- * setup header's cmdline_size may say less, checked at boot. */
-#define CMDLINE_MAX 2047
 
 /* A file named by `vm.<name>`: it must exist (-ENOENT) and be a regular
  * file (-EINVAL). */
@@ -92,11 +89,11 @@ static int load_vm(struct vm_config *c, const char *dir, char *err, size_t errle
     c->cmdline = "console=ttyS0";
     config_setting_lookup_string(vm, "cmdline", &c->cmdline);
     char at[512];
-    if (strlen(c->cmdline) > CMDLINE_MAX)
+    if (strlen(c->cmdline) > VM_MAX_CMDLINE)
         return pv_fail(err, errlen, "%s: setting 'vm.cmdline' is %zu bytes; expected at most %d",
                     settings_where(c->path, config_setting_get_member(vm, "cmdline"), at,
                                    sizeof(at)),
-                    strlen(c->cmdline), CMDLINE_MAX);
+                    strlen(c->cmdline), VM_MAX_CMDLINE);
 
     int rc;
     if ((rc = resolve_file(c, dir, "kernel", &c->kernel, err, errlen)))

@@ -20,6 +20,9 @@
 #define VM_MAX_CPUID_MASKS 64
 #define VM_MIN_MEMORY_MIB 16
 #define VM_MAX_MEMORY_MIB (1024 * 1024) /* 1 TiB */
+/* vm.cmdline, bytes: Linux's COMMAND_LINE_SIZE on x86 is 2048 including
+ * the NUL; the setup header's cmdline_size may say less, checked at boot. */
+#define VM_MAX_CMDLINE 2047
 
 /* One entry of `devices`: the libconfig group (for the plugin's settings)
  * and the plugin it names. */

@@ -12,8 +12,6 @@
 
 #include "lib/handle.h"
 
-#define CMDLINE_MAX 2047 /* as core/config: Linux's COMMAND_LINE_SIZE less the NUL */
-
 /* Before start only; the vm group not on a snapshot's VM (its RAM and
  * vCPUs are the snapshot's). */
 static int settable(struct plugvm_vm *vm, bool vm_group, const char *what, struct plugvm_error *err)
@@ -59,33 +57,33 @@ static int set_vm_string(struct plugvm_vm *vm, const char *name, const char *val
     return 0;
 }
 
-int plugvm_vm_set_vcpus(struct plugvm_vm *vm, uint32_t vcpus, struct plugvm_error *err)
+/* vm.<name> = value, an integer in [min, max] (unit: for the message). */
+static int set_vm_int(struct plugvm_vm *vm, const char *name, uint64_t value, uint64_t min, uint64_t max,
+                      const char *unit, struct plugvm_error *err)
 {
-    int rc = settable(vm, true, "vm.vcpus", err);
+    char what[64];
+    snprintf(what, sizeof(what), "vm.%s", name);
+    int rc = settable(vm, true, what, err);
     if (rc)
         return rc;
-    if (vcpus < 1 || vcpus > VM_MAX_VCPUS)
-        return handle_fail(err, -EINVAL, "vm.vcpus: %u; expected 1 to %d", vcpus, VM_MAX_VCPUS);
-    config_setting_t *s = replace(vm_group(vm), "vcpus", CONFIG_TYPE_INT);
-    if (!s || config_setting_set_int(s, (int)vcpus) != CONFIG_TRUE)
-        return handle_fail(err, -ENOMEM, "vm.vcpus: cannot be set");
+    if (value < min || value > max)
+        return handle_fail(err, -EINVAL, "%s: %llu%s; expected %llu to %llu", what, (unsigned long long)value,
+                           unit, (unsigned long long)min, (unsigned long long)max);
+    config_setting_t *s = replace(vm_group(vm), name, CONFIG_TYPE_INT64);
+    if (!s || config_setting_set_int64(s, (long long)value) != CONFIG_TRUE)
+        return handle_fail(err, -ENOMEM, "%s: cannot be set", what);
     vm->changed = true;
     return 0;
 }
 
+int plugvm_vm_set_vcpus(struct plugvm_vm *vm, uint32_t vcpus, struct plugvm_error *err)
+{
+    return set_vm_int(vm, "vcpus", vcpus, 1, VM_MAX_VCPUS, "", err);
+}
+
 int plugvm_vm_set_memory_mib(struct plugvm_vm *vm, uint64_t mib, struct plugvm_error *err)
 {
-    int rc = settable(vm, true, "vm.memory_mib", err);
-    if (rc)
-        return rc;
-    if (mib < VM_MIN_MEMORY_MIB || mib > VM_MAX_MEMORY_MIB)
-        return handle_fail(err, -EINVAL, "vm.memory_mib: %llu MiB; expected %d to %d",
-                           (unsigned long long)mib, VM_MIN_MEMORY_MIB, VM_MAX_MEMORY_MIB);
-    config_setting_t *s = replace(vm_group(vm), "memory_mib", CONFIG_TYPE_INT64);
-    if (!s || config_setting_set_int64(s, (long long)mib) != CONFIG_TRUE)
-        return handle_fail(err, -ENOMEM, "vm.memory_mib: cannot be set");
-    vm->changed = true;
-    return 0;
+    return set_vm_int(vm, "memory_mib", mib, VM_MIN_MEMORY_MIB, VM_MAX_MEMORY_MIB, " MiB", err);
 }
 
 int plugvm_vm_set_kernel(struct plugvm_vm *vm, const char *path, struct plugvm_error *err)
@@ -100,9 +98,9 @@ int plugvm_vm_set_initrd(struct plugvm_vm *vm, const char *path, struct plugvm_e
 
 int plugvm_vm_set_cmdline(struct plugvm_vm *vm, const char *cmdline, struct plugvm_error *err)
 {
-    if (cmdline && strlen(cmdline) > CMDLINE_MAX)
+    if (cmdline && strlen(cmdline) > VM_MAX_CMDLINE)
         return handle_fail(err, -EINVAL, "vm.cmdline: %zu bytes; expected at most %d", strlen(cmdline),
-                           CMDLINE_MAX);
+                           VM_MAX_CMDLINE);
     return set_vm_string(vm, "cmdline", cmdline, err);
 }
 
