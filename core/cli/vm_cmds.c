@@ -11,14 +11,12 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <errno.h>
 #include <plugvm/vm.h>
 
 #include "api/client.h"
 #include "cli/commands.h"
 #include "util/log.h"
 #include "vm/run.h"
-#include "vm/vm.h"
 
 static void run_usage(FILE *f, bool restore)
 {
@@ -92,14 +90,14 @@ static int set_device(struct plugvm_vm *vm, const char *spec)
     return 0;
 }
 
-/* Starts vm with the console and control socket of the command line,
- * and runs it to its end (core/vm/run.h). Returns the exit status. */
-static int run_vm(struct plugvm_vm *vm, const struct vm_options *o, double timeout_s)
+/* Starts vm with this terminal as its console and the control socket
+ * api_path (NULL: none), and runs it to its end (core/vm/run.h). Returns
+ * the exit status. */
+static int run_vm(struct plugvm_vm *vm, const char *api_path, double timeout_s)
 {
     struct plugvm_error e;
-    if (plugvm_vm_set_console(vm, o->console_in_fd, o->console_out_fd,
-                              o->console_terminal ? PLUGVM_CONSOLE_TERMINAL : 0, &e) ||
-        (o->api_path && plugvm_vm_set_api_socket(vm, o->api_path, &e))) {
+    if (plugvm_vm_set_console(vm, STDIN_FILENO, STDOUT_FILENO, PLUGVM_CONSOLE_TERMINAL, &e) ||
+        (api_path && plugvm_vm_set_api_socket(vm, api_path, &e))) {
         pv_err("%s", e.message);
         return 1;
     }
@@ -115,8 +113,8 @@ static int run_or_restore(int argc, char **argv, bool restore)
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     double timeout_s = 0;
-    struct vm_options o = {.console_in_fd = STDIN_FILENO, .console_out_fd = STDOUT_FILENO,
-                           .console_terminal = true};
+    bool verbose = false;
+    const char *api_path = NULL;
     const char *sets[32];
     size_t nsets = 0;
     int c;
@@ -134,10 +132,10 @@ static int run_or_restore(int argc, char **argv, bool restore)
             break;
         }
         case 'v':
-            o.verbose = true;
+            verbose = true;
             pv_log_level = pv_log_level < PLUGVM_LOG_INFO ? PLUGVM_LOG_INFO : PLUGVM_LOG_DEBUG;
             break;
-        case 'a': o.api_path = optarg; break;
+        case 'a': api_path = optarg; break;
         case 's':
             if (!restore || nsets == sizeof(sets) / sizeof(sets[0])) {
                 run_usage(stderr, restore);
@@ -157,15 +155,14 @@ static int run_or_restore(int argc, char **argv, bool restore)
     struct plugvm_vm *vm;
     struct plugvm_error e;
     if (restore) {
-        o.restore_dir = argv[optind];
-        if (plugvm_vm_new_from_snapshot(o.restore_dir, &vm, &e)) {
+        if (plugvm_vm_new_from_snapshot(argv[optind], &vm, &e)) {
             pv_err("%s", e.message);
             return 1;
         }
     } else {
         snprintf(path, sizeof(path), "%s", argv[optind]);
         int status;
-        if (!o.api_path && run_image_config(path, timeout_s, o.verbose, &status))
+        if (!api_path && run_image_config(path, timeout_s, verbose, &status))
             return status;
         if (plugvm_vm_new_from_config(path, &vm, &e)) {
             pv_err("%s", e.message);
@@ -177,7 +174,7 @@ static int run_or_restore(int argc, char **argv, bool restore)
             plugvm_vm_free(vm);
             return 2;
         }
-    int status = run_vm(vm, &o, timeout_s);
+    int status = run_vm(vm, api_path, timeout_s);
     plugvm_vm_free(vm);
     return status;
 }
