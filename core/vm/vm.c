@@ -464,11 +464,9 @@ int vm_start(const struct vm_config *cfg, struct plugin_set *plugins, const stru
             return -EINVAL;
         }
         vm->restoring = true;
-        vm->restore_dir = opt->restore_dir;
     }
     vm->cfg = cfg;
     vm->be = &backend->ops.backend;
-    vm->backend_plugin = backend;
     vm->verbose = opt->verbose;
     snprintf(vm->log_prefix, sizeof(vm->log_prefix), "%s: ", backend->desc->name);
     vm->backend_name = backend->desc->name;

@@ -77,11 +77,9 @@ struct vm {
     struct api_server *api;
 
     /* vm_start's inputs, kept for vm_finish. */
-    const struct loaded_plugin *backend_plugin;
     bool verbose;
     bool restoring;
     struct restore_src rs;
-    const char *restore_dir;
 };
 
 /* pause.c. vm_pause: parks every vCPU at an instruction boundary (its
