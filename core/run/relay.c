@@ -25,7 +25,6 @@
 #include "control.h"
 #include "launch.h"
 #include "util/fileio.h"
-#include "util/clock.h"
 #include "util/log.h"
 
 enum { P_CTL, P_IN, P_OUT, P_ERR, P_N };
@@ -156,13 +155,10 @@ static void accept_one(struct relay *r, int p)
     closefd(&r->lfd[p]);
     unlink(r->addr[p].sun_path);
     if (p == P_CTL && r->o.snapshot_dir) {
+        /* libplugvm logs a snapshot written (-v), with the time it took. */
         struct plugvm_error e;
-        double t0 = pv_ms_since_start();
         if (plugvm_vm_snapshot(r->o.vm, r->o.snapshot_dir, &e))
             pv_warn("no snapshot of the image's VM (the next run boots again): %s", e.message);
-        else
-            pv_info("the image's VM snapshotted into %s in %.1f ms", r->o.snapshot_dir,
-                    pv_ms_since_start() - t0);
     }
     if (p == P_CTL) {
         /* The clock as it is now, not when the VM was made: a boot (or a
